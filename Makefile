@@ -1,0 +1,44 @@
+# The four commands a user needs: setup, demo, test, bench. All run inside .venv.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+WS := vptr_ws
+COLCON := $(VENV)/bin/colcon
+export MUJOCO_GL ?= egl
+export PYOPENGL_PLATFORM ?= egl
+
+.PHONY: setup demo test lint colcon bench clean
+
+# Idempotent: re-running only installs what changed in requirements*.txt.
+$(VENV)/.stamp: requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -e $(WS)/src/vptr_training -e $(WS)/src/vptr_policy \
+		-e $(WS)/src/widowx_bringup
+	touch $@
+
+setup: $(VENV)/.stamp
+
+demo: setup
+	$(VENV)/bin/vptr demo $(DEMO_ARGS)
+
+lint: setup
+	$(VENV)/bin/flake8 vptr_ws/src launch bench tests
+
+# colcon builds the three ament_python packages and runs their pytest suites against the
+# installed copies; the repo-level tests (launch files, Docker, the pipeline smoke test)
+# run last.
+colcon: setup
+	cd $(WS) && ../$(COLCON) build --symlink-install --event-handlers console_cohesion- \
+		&& ../$(COLCON) test --event-handlers console_direct+ \
+		--pytest-args -p no:cacheprovider -n 2 --timeout 900 \
+		&& ../$(COLCON) test-result --verbose
+
+test: lint colcon
+	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 1200 tests
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(WS)/build $(WS)/install $(WS)/log
