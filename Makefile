@@ -29,10 +29,10 @@ lint: setup
 # installed copies; the repo-level tests (launch files, Docker, the pipeline smoke test)
 # run last.
 colcon: setup
-	cd $(WS) && ../$(COLCON) build --symlink-install --event-handlers console_cohesion- \
-		&& ../$(COLCON) test --event-handlers console_direct+ \
-		--pytest-args -p no:cacheprovider -n 2 --timeout 900 \
-		&& ../$(COLCON) test-result --verbose
+	cd $(WS) && ../$(COLCON) build --symlink-install --event-handlers console_cohesion-
+	cd $(WS) && ../$(COLCON) test --executor sequential --return-code-on-test-failure \
+		--event-handlers console_direct+ \
+		--pytest-args -p no:cacheprovider -n 2 --timeout 900
 
 test: lint colcon
 	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 1200 tests

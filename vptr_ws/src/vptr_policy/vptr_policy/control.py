@@ -65,7 +65,7 @@ class StepResult:
 
 def neutral_joints(kin: object) -> np.ndarray:
     """Bridge's neutral joints for this model (wx250 lacks forearm_roll, index 3)."""
-    neutral = getattr(kin, 'neutral_joints', None)
+    neutral = getattr(kin, 'neutral', None)   # WidowXKinematics: already per model
     if neutral is None:
         neutral = kinematics_module.NEUTRAL_JOINTS
     neutral = np.asarray(neutral, dtype=np.float64)

@@ -190,3 +190,42 @@ def check_workers(workers: int) -> int:
     if workers < 1:
         raise DataError('--workers', f'must be at least 1, got {workers}')
     return workers
+
+
+# ------------------------------------------------------------------ image file decoding
+
+def _looks_truncated(data: bytes) -> str | None:
+    """libjpeg/libpng decode a cut-off file into a grey-filled image with only a warning:
+    check the end markers ourselves."""
+    if data[:3] == b'\xff\xd8\xff':
+        # JPEG: must end with EOI (some writers pad with zeros or newlines after it)
+        if not data.rstrip(b'\x00\r\n ').endswith(b'\xff\xd9'):
+            return 'truncated JPEG (no end-of-image marker)'
+    elif data[:8] == b'\x89PNG\r\n\x1a\n':
+        if b'IEND' not in data[-16:]:
+            return 'truncated PNG (no IEND chunk)'
+    return None
+
+
+def decode_image_bytes(data: bytes, source: str | os.PathLike) -> Any:
+    """JPEG/PNG bytes -> RGB uint8 (H, W, 3); DataError(source, ...) if corrupt."""
+    import cv2
+    import numpy as np
+    if not data:
+        raise DataError(source, 'empty image')
+    problem = _looks_truncated(data)
+    if problem:
+        raise DataError(source, problem)
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None or bgr.ndim != 3 or bgr.size == 0:
+        raise DataError(source, 'corrupt or unsupported image (cannot decode)')
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def read_image_rgb(path: str | os.PathLike) -> Any:
+    """Read a JPEG/PNG file as RGB uint8 (H, W, 3); DataError naming the file if bad."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise DataError(path, f'cannot read image: {exc.strerror or exc}') from None
+    return decode_image_bytes(data, path)

@@ -70,11 +70,13 @@ class _CountedBatchStream(IterableDataset):
         return batch
 
     def state_dict(self) -> dict[str, int]:
-        return {'seed': self.seed, 'rank': self.rank, 'world_size': self.world_size,
+        # No rank: under DDP every rank consumes the same number of batches, so rank 0's
+        # state (the one saved) resumes every rank.
+        return {'seed': self.seed, 'world_size': self.world_size,
                 'next_batch': self.next_batch}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key in ('seed', 'rank', 'world_size'):
+        for key in ('seed', 'world_size'):
             if key in state and int(state[key]) != getattr(self, key):
                 raise ConfigError(f'sampler state was saved with {key}={state[key]}, this '
                                   f'run has {key}={getattr(self, key)}')
@@ -280,6 +282,9 @@ class BatchLoader:
         loader = DataLoader(self.sampler, batch_size=None, num_workers=self.num_workers,
                             prefetch_factor=max(1, self.prefetch), persistent_workers=False,
                             pin_memory=self.pin_memory,
+                            # its own generator: creating the iterator must not draw from
+                            # the global torch RNG, or a resumed run would diverge
+                            generator=torch.Generator().manual_seed(self.sampler.seed),
                             multiprocessing_context='fork' if _can_fork() else None)
         return iter(loader)
 

@@ -332,9 +332,11 @@ class StoreWriter:
         if self.kind == 'robot':
             if ep.states is None or ep.actions is None:
                 raise DataError(src, 'robot episodes need states and actions')
-            out['states'] = numeric('states', ep.states, (n, STATE_DIM)).astype(np.float32)
-            out['actions'] = numeric('actions', ep.actions,
-                                     (n - 1, ACTION_DIM)).astype(np.float32)
+            states = numeric('states', ep.states, (n, STATE_DIM))
+            actions = numeric('actions', ep.actions, (n - 1, ACTION_DIM))
+            with np.errstate(over='ignore'):
+                out['states'] = states.astype(np.float32)
+                out['actions'] = actions.astype(np.float32)
             # float32 of a huge float64 is inf: check again after the cast
             for k in ('states', 'actions'):
                 if not np.isfinite(out[k]).all():

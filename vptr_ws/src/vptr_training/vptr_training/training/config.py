@@ -83,10 +83,19 @@ def _algo_config_class(algo: str) -> Any:
     return module.Config
 
 
+# Agent Config fields the runner derives from the rest of the config (never set directly).
+DERIVED_AGENT_KEYS = {
+    'image_size': 'image_size', 'encoder': 'encoder.name', 'freeze_encoder': 'encoder.freeze',
+    'num_tasks': 'the task list of the data', 'action_dim': 'the robot conventions',
+    'state_dim': 'the robot conventions'}
+
+
 def agent_defaults(algo: str) -> dict[str, Any]:
-    """The algorithm's hyper-parameters with their defaults (fields of its Config)."""
+    """The algorithm's hyper-parameters with their defaults (fields of its Config), less
+    the ones derived from the rest of the config."""
     cls = _algo_config_class(algo)
-    return _plain(dataclasses.asdict(cls()))
+    values = _plain(dataclasses.asdict(cls()))
+    return {k: v for k, v in values.items() if k not in DERIVED_AGENT_KEYS}
 
 
 def _plain(value: Any) -> Any:
@@ -158,6 +167,9 @@ def _merge(base: dict[str, Any], update: dict[str, Any], source: str, where: str
 
 
 def _unknown_key(dotted: str, base: dict[str, Any], where: str, source: str) -> None:
+    if where == 'agent.' and dotted[len(where):] in DERIVED_AGENT_KEYS:
+        raise ConfigError(f'{source}: {dotted} is derived from '
+                          f'{DERIVED_AGENT_KEYS[dotted[len(where):]]}; set that instead')
     known = [f'{where}{k}' for k in base]
     close = difflib.get_close_matches(dotted, known, n=3, cutoff=0.5)
     hint = f'; did you mean {", ".join(close)}?' if close else ''

@@ -1,0 +1,256 @@
+"""ROS 2 node running a V-PTR checkpoint on the WidowX 250 (thin: logic is in control.py).
+
+Subscribes to the camera image and the Interbotix joint states (sensor-data QoS, depth 1,
+only the latest message kept), runs `PolicyController.step` on a timer at control_hz, and
+publishes interbotix_xs_msgs JointGroupCommand ('arm') and JointSingleCommand ('gripper',
+PWM effort) to the driver's command topics, plus diagnostics. Starts paused: call
+~/start, ~/stop, ~/home (std_srvs/Trigger). Sensors and the control timer live in separate
+mutually exclusive callback groups, so a slow policy step never blocks the latest image from
+being taken in (run it with a MultiThreadedExecutor, as main() does).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from std_srvs.srv import Trigger
+from vptr_training.errors import ConfigError, VptrError
+from vptr_training.policy import load_policy
+from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
+from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
+                                          joint_state_to_arrays, stamp_to_seconds)
+
+from vptr_policy.control import ControllerConfig, MODE_RUNNING, PolicyController, StepResult
+
+# Sensor-data QoS with depth 1: only the newest image / joint state matters to a 5 Hz loop.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
+# Commands: reliable (the driver must see every goal), latest only.
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+
+# name -> (default, description). Defaults match config/policy.yaml.
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    'checkpoint_dir': ('', 'checkpoint directory written by vptr train/finetune (required)'),
+    'robot_model': ('wx250s', 'Interbotix arm model: wx250s (6 joints) or wx250 (5 joints)'),
+    'robot_name': ('', 'driver namespace; empty = robot_model'),
+    'image_topic': ('/camera/image_raw', 'camera topic (rgb8 Image, or CompressedImage)'),
+    'image_is_compressed': (False, 'subscribe to sensor_msgs/CompressedImage instead'),
+    'task': ('', 'task name from the checkpoint spec; empty = its only task'),
+    'control_hz': (5.0, 'control rate (Hz); Bridge data is 5 Hz'),
+    'action_mode': ('actor', 'actor: actor mean; q-rerank: best of sampled actions by Q'),
+    'device': ('cpu', 'torch device for the policy'),
+    'workspace_low': ([float(v) for v in WORKSPACE_LOW], 'EE target box lower corner (m)'),
+    'workspace_high': ([float(v) for v in WORKSPACE_HIGH], 'EE target box upper corner (m)'),
+    'max_joint_step': (0.0, 'max joint change per step (rad); 0 = velocity limit x period'),
+    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
+    'gripper_threshold': (0.5, 'gripper action above this opens the gripper'),
+    'gripper_open_effort': (250.0, 'PWM effort sent to open the gripper'),
+    'gripper_close_effort': (-250.0, 'PWM effort sent to close the gripper'),
+    'autostart': (False, 'start running the policy without a ~/start call'),
+}
+ACTION_MODES = ('actor', 'q-rerank')
+ROBOT_MODELS = ('wx250s', 'wx250')
+
+
+class PolicyNode(Node):
+    """Camera + joint states in, safety-filtered joint commands out."""
+
+    def __init__(self) -> None:
+        super().__init__('policy_node')
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        if p['robot_model'] not in ROBOT_MODELS:
+            raise ConfigError(f"robot_model must be one of {ROBOT_MODELS}, "
+                              f"got {p['robot_model']!r}")
+        if p['action_mode'] not in ACTION_MODES:
+            raise ConfigError(f"action_mode must be one of {ACTION_MODES}, "
+                              f"got {p['action_mode']!r}")
+        if not p['checkpoint_dir']:
+            raise ConfigError('parameter checkpoint_dir is required (a checkpoint directory)')
+        robot_name = p['robot_name'] or p['robot_model']
+        self.gripper_efforts = (float(p['gripper_open_effort']),
+                                float(p['gripper_close_effort']))
+
+        self.kinematics = WidowXKinematics(p['robot_model'])
+        policy = load_policy(p['checkpoint_dir'], mode=p['action_mode'], device=p['device'])
+        task = p['task'] or _only_task(policy)
+        spec_hz = getattr(policy.spec, 'control_hz', None)
+        if spec_hz and abs(float(spec_hz) - float(p['control_hz'])) > 1e-6:
+            self.get_logger().warning(f"control_hz {p['control_hz']} differs from the "
+                                      f'checkpoint\'s {spec_hz} Hz: actions are per step')
+        self.controller = PolicyController(policy, self.kinematics, ControllerConfig(
+            task=task, control_hz=float(p['control_hz']),
+            stale_timeout=float(p['stale_timeout']),
+            gripper_threshold=float(p['gripper_threshold']),
+            workspace_low=np.asarray(p['workspace_low'], dtype=np.float64),
+            workspace_high=np.asarray(p['workspace_high'], dtype=np.float64),
+            max_joint_step=float(p['max_joint_step'])))
+        self.decode_image: Callable[[Any], np.ndarray] = (
+            compressed_image_to_rgb if p['image_is_compressed'] else image_msg_to_rgb)
+        # Joint names wanted from joint_states: the arm, then the left finger (m).
+        self.joint_names = list(self.kinematics.joint_names) + ['left_finger']
+
+        # Latest sensor data: each callback swaps in one tuple (an atomic assignment), so the
+        # timer, in another callback group/thread, always reads a consistent pair.
+        self._latest_image: Any = None
+        self._latest_joints: tuple[np.ndarray, float, float] | None = None
+        self._last_reason = None
+        self.last_result: StepResult | None = None
+
+        sensor_group = MutuallyExclusiveCallbackGroup()
+        control_group = MutuallyExclusiveCallbackGroup()
+        image_type = CompressedImage if p['image_is_compressed'] else Image
+        self.image_sub = self.create_subscription(
+            image_type, p['image_topic'], self._on_image, SENSOR_QOS,
+            callback_group=sensor_group)
+        self.joint_sub = self.create_subscription(
+            JointState, f'/{robot_name}/joint_states', self._on_joint_state, SENSOR_QOS,
+            callback_group=sensor_group)
+        self.arm_pub = self.create_publisher(
+            JointGroupCommand, f'/{robot_name}/commands/joint_group', COMMAND_QOS)
+        self.gripper_pub = self.create_publisher(
+            JointSingleCommand, f'/{robot_name}/commands/joint_single', COMMAND_QOS)
+        self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        self.timer = self.create_timer(1.0 / float(p['control_hz']), self._on_control_timer,
+                                       callback_group=control_group)
+        # Services share the timer's group: a start/stop never interleaves with a step.
+        for name, transition in (('start', self.controller.start),
+                                 ('stop', self.controller.stop),
+                                 ('home', self.controller.home)):
+            self.create_service(Trigger, f'~/{name}', _trigger(self, name, transition),
+                                callback_group=control_group)
+        if p['autostart']:
+            self.controller.start()
+        self.get_logger().info(
+            f"policy node ready: task {task!r}, {p['robot_model']} as /{robot_name}, "
+            f"{p['control_hz']} Hz, mode {self.controller.mode}")
+
+    # ---------------------------------------------------------------- callbacks
+    def _on_image(self, msg: Any) -> None:
+        self._latest_image = msg   # decoded only when a step needs it
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        try:
+            values, stamp = joint_state_to_arrays(msg, self.joint_names, missing='nan')
+        except ValueError as exc:
+            self.get_logger().warning(f'ignoring joint state: {exc}',
+                                      throttle_duration_sec=5.0)
+            return
+        # The Interbotix driver publishes arm and gripper together; a message lacking the
+        # arm joints (NaN) must not replace a complete one.
+        if np.isnan(values[:-1]).any():
+            return
+        self._latest_joints = (values[:-1], float(values[-1]), stamp)
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def _on_control_timer(self) -> None:
+        now = self._now()
+        image = image_stamp = None
+        decode_problem = ''
+        msg = self._latest_image
+        if msg is not None and self.controller.mode == MODE_RUNNING:
+            try:
+                image = self.decode_image(msg)
+                image_stamp = stamp_to_seconds(msg.header.stamp)
+            except ValueError as exc:
+                decode_problem = f'cannot decode image: {exc}'
+        joints = self._latest_joints
+        q, finger, joint_stamp = joints if joints is not None else (None, None, None)
+        result = self.controller.step(image, image_stamp, q, finger, joint_stamp, now)
+        if decode_problem:
+            result.reason = decode_problem
+        self.last_result = result
+        if result.arm_cmd is not None:
+            self.arm_pub.publish(JointGroupCommand(
+                name='arm', cmd=[float(v) for v in result.arm_cmd]))
+        if result.gripper_cmd is not None:
+            effort = self.gripper_efforts[0] if result.gripper_cmd else self.gripper_efforts[1]
+            self.gripper_pub.publish(JointSingleCommand(name='gripper', cmd=effort))
+        if result.reason != self._last_reason:   # log changes, not every tick
+            if result.reason:
+                self.get_logger().info(f'[{result.mode}] {result.reason}')
+            self._last_reason = result.reason
+        self.diagnostics_pub.publish(self._diagnostics(result))
+
+    def _diagnostics(self, result: StepResult) -> DiagnosticArray:
+        held = result.arm_cmd is None and result.mode == MODE_RUNNING
+        status = DiagnosticStatus(
+            level=DiagnosticStatus.WARN if held else DiagnosticStatus.OK,
+            name='vptr_policy: policy_node', hardware_id=self.kinematics.model,
+            message=result.reason or f'{result.mode}: ok')
+
+        def fmt(values: Any) -> str:
+            return '' if values is None else ' '.join(f'{float(v):.4f}' for v in values)
+
+        status.values = [
+            KeyValue(key='mode', value=result.mode),
+            KeyValue(key='paused', value=str(result.mode != MODE_RUNNING).lower()),
+            KeyValue(key='reason', value=result.reason),
+            KeyValue(key='step_latency_ms', value=f'{result.latency * 1e3:.2f}'),
+            KeyValue(key='image_age_ms', value='' if result.image_age is None
+                     else f'{result.image_age * 1e3:.1f}'),
+            KeyValue(key='last_action', value=fmt(result.action)),
+            KeyValue(key='state', value=fmt(result.state)),
+            KeyValue(key='arm_command', value=fmt(result.arm_cmd)),
+        ]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        return array
+
+
+def _only_task(policy: Any) -> str:
+    names = list(getattr(policy.spec, 'task_names', []) or [])
+    if len(names) != 1:
+        raise ConfigError(f'parameter task is required: the checkpoint has tasks {names}')
+    return names[0]
+
+
+def _trigger(node: Node, name: str, transition: Callable[[], tuple[bool, str]]) -> Callable:
+    def callback(request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        ok, message = transition()
+        response.success = bool(ok)
+        response.message = message
+        node.get_logger().info(f'~/{name}: {message}')
+        return response
+    return callback
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    try:
+        node = PolicyNode()
+    except VptrError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,131 @@
+"""Behaviour cloning baseline (e.g. "BC on pre-trained features", MVP+BC / R3M+BC rows).
+
+The actor network of CQL (its own encoder + tanh-Gaussian head on [latent, 7-D state, task
+one-hot]) trained by maximum likelihood of the dataset actions under the tanh-Gaussian.
+Actions are clipped to +-0.999 before atanh so gripper actions at exactly +-1 stay finite.
+Frozen-encoder variants: `freeze_encoder=True` after `load_encoder_state_dict`.
+
+Batch: the CQLSampler keys (observations, states, actions, task_ids are used).
+"""
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+from torch import nn
+
+from vptr_training.algos.common import (ddp_wrap, encoder_state_copy, ImageActor,
+                                        load_encoder_strict, module_device, one_hot_tasks,
+                                        prepare_images)
+from vptr_training.errors import ConfigError
+from vptr_training.nets.encoders import make_encoder, to_float_images
+from vptr_training.nets.heads import sample_tanh_gaussian, tanh_gaussian_log_prob
+
+
+@dataclass
+class Config:
+    num_tasks: int = 1
+    lr: float = 1e-4
+    action_dim: int = 7
+    state_dim: int = 7
+    encoder: str = 'small'
+    image_size: int = 128
+    latent_dim: int = 256
+    actor_hidden_dims: Sequence[int] = (256, 256, 256)
+    action_clip: float = 0.999
+    augment: bool = True            # random shift + colour jitter (as CQL)
+    shift_pad: int = 4
+    color_jitter: bool = True
+    jitter_brightness: float = 0.2
+    jitter_contrast: float = 0.1
+    jitter_saturation: float = 0.1
+    jitter_hue: float = 0.03
+    jitter_p: float = 0.8
+    freeze_encoder: bool = False
+
+
+def bc_loss(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor,
+            action_clip: float = 0.999) -> tuple[torch.Tensor, dict[str, float]]:
+    """Negative log-likelihood of dataset actions (B, A) in [-1, 1] under the tanh-Gaussian."""
+    log_probs = tanh_gaussian_log_prob(mean, log_std, actions, action_clip)
+    loss = -log_probs.mean()
+    info = {'bc_loss': loss.item(),
+            'action_mse': (torch.tanh(mean) - actions).pow(2).mean().item(),
+            'log_std_mean': log_std.mean().item()}
+    return loss, info
+
+
+class Agent(nn.Module):
+    """BC learner; `act(..., mode='actor')` like CQL (q-rerank needs a critic)."""
+
+    def __init__(self, config: Config,
+                 encoder_factory: Optional[Callable[[], nn.Module]] = None) -> None:
+        super().__init__()
+        self.config = config
+        encoder = encoder_factory() if encoder_factory is not None else make_encoder(
+            config.encoder, config.image_size, config.latent_dim)
+        self.actor = ImageActor(encoder, config.state_dim, config.num_tasks, config.action_dim,
+                                config.actor_hidden_dims, config.freeze_encoder)
+        self.jitter = None
+        if config.color_jitter:
+            self.jitter = {'brightness': config.jitter_brightness,
+                           'contrast': config.jitter_contrast,
+                           'saturation': config.jitter_saturation, 'hue': config.jitter_hue,
+                           'p': config.jitter_p}
+        self.optimizer = torch.optim.Adam(
+            [p for p in self.actor.parameters() if p.requires_grad], lr=config.lr)
+        self._ddp: dict[str, nn.Module] = {}
+
+    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
+        return encoder_state_copy(self.actor.encoder)
+
+    def load_encoder_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
+        load_encoder_strict(self.actor.encoder, state_dict, 'BC actor')
+
+    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        return {'actor': self.optimizer}
+
+    def wrap_ddp(self, process_group: Optional[object] = None,
+                 device_ids: Optional[list[int]] = None) -> None:
+        self._ddp['actor'] = ddp_wrap(self.actor, process_group, device_ids)
+
+    @property
+    def device(self) -> torch.device:
+        return module_device(self.actor)
+
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        cfg = self.config
+        device = self.device
+        obs = prepare_images(batch['observations'], device, cfg.augment, cfg.shift_pad,
+                             self.jitter)
+        states = batch['states'].to(device).float()
+        actions = batch['actions'].to(device).float()
+        tasks = one_hot_tasks(batch['task_ids'].to(device), cfg.num_tasks)
+        mean, log_std = self._ddp.get('actor', self.actor)(obs, states, tasks)
+        loss, info = bc_loss(mean, log_std, actions, cfg.action_clip)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return info
+
+    @torch.no_grad()
+    def act(self, images: torch.Tensor, states: torch.Tensor, task_ids: torch.Tensor,
+            mode: str = 'actor', num_samples: int = 16) -> torch.Tensor:
+        """Actions (B, 7) in [-1, 1]. 'actor': tanh(mean). 'sample': one policy sample."""
+        device = self.device
+        mean, log_std = self.actor(to_float_images(images.to(device)),
+                                   states.to(device).float(),
+                                   one_hot_tasks(task_ids.to(device), self.config.num_tasks))
+        if mode == 'actor':
+            return torch.tanh(mean)
+        if mode == 'sample':
+            return sample_tanh_gaussian(mean, log_std)[0]
+        raise ConfigError(f"act mode {mode!r} is not available for BC (no critic); use 'actor'")
+
+    def q_values(self, images: torch.Tensor, actions: torch.Tensor, task_ids: torch.Tensor,
+                 states: Optional[torch.Tensor] = None) -> torch.Tensor:
+        raise ConfigError('a BC policy has no critic: q_values / q-rerank need a CQL checkpoint')
+
+    def value(self, images: torch.Tensor, states: torch.Tensor,
+              task_ids: torch.Tensor) -> torch.Tensor:
+        raise ConfigError('a BC policy has no critic: value() needs a CQL checkpoint')

@@ -1,0 +1,139 @@
+"""Pieces shared by the ICVF, VIP, CQL and BC agents (imported, never copied).
+
+DDP convention (all agents): `agent.wrap_ddp(process_group=None, device_ids=None)` wraps the
+trainable modules in DistributedDataParallel after `torch.distributed.init_process_group`
+and after `agent.to(device)`. The wrappers are kept outside the module tree (in
+`agent._ddp`), so `agent.state_dict()` keys never gain a `module.` prefix and checkpoints
+load with or without DDP. Only the gradient-carrying forward of each update goes through a
+wrapper; no-grad evaluations and the actor loss's critic evaluation use the bare modules,
+so they trigger no gradient synchronisation. Scalar parameters outside any wrapper
+(temperature, Lagrange multiplier) have their gradients averaged by `average_gradients`.
+"""
+
+from typing import Iterable, Mapping, Optional
+
+import torch
+from torch import nn
+import torch.distributed as dist
+
+from vptr_training.errors import CheckpointError
+from vptr_training.nets.augment import color_jitter, random_shift
+from vptr_training.nets.encoders import to_float_images
+from vptr_training.nets.heads import TanhGaussianPolicy
+
+
+def module_device(module: nn.Module) -> torch.device:
+    """The device of a module's first parameter (CPU if it has none)."""
+    for parameter in module.parameters():
+        return parameter.device
+    return torch.device('cpu')
+
+
+def prepare_images(images: torch.Tensor, device: torch.device, augment: bool,
+                   shift_pad: int = 4, jitter: Optional[Mapping[str, float]] = None
+                   ) -> torch.Tensor:
+    """uint8 (B, S, S, 3) -> float (B, 3, S, S) in [0, 1] on `device`, optionally augmented.
+
+    Augmentation is random shift (pad `shift_pad`) then, if `jitter` is given, colour
+    jitter with those keyword arguments. Each call draws fresh per-sample randomness, so
+    calling it separately on s, s', g, z augments them independently.
+    """
+    floats = to_float_images(images.to(device, non_blocking=True))
+    if augment:
+        floats = random_shift(floats, shift_pad)
+        if jitter is not None:
+            floats = color_jitter(floats, **jitter)
+    return floats
+
+
+def one_hot_tasks(task_ids: torch.Tensor, num_tasks: int) -> torch.Tensor:
+    """(B,) int64 task indices -> (B, num_tasks) float one-hot."""
+    if task_ids.numel() and (int(task_ids.min()) < 0 or int(task_ids.max()) >= num_tasks):
+        raise ValueError(f'task id out of range [0, {num_tasks}): {task_ids.tolist()}')
+    return nn.functional.one_hot(task_ids.long(), num_tasks).float()
+
+
+@torch.no_grad()
+def polyak_update(target: nn.Module, online: nn.Module, rate: float) -> None:
+    """target <- (1 - rate) * target + rate * online, parameter by parameter."""
+    for target_param, online_param in zip(target.parameters(), online.parameters()):
+        target_param.lerp_(online_param, rate)
+
+
+def load_encoder_strict(encoder: nn.Module, state_dict: Mapping[str, torch.Tensor],
+                        where: str) -> None:
+    """Copy an encoder state_dict with strict key and shape matching (CheckpointError)."""
+    own = encoder.state_dict()
+    missing = sorted(set(own) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(
+            f'encoder weights do not match the {where} encoder: missing keys '
+            f'{missing[:5]}{"..." if len(missing) > 5 else ""}, unexpected keys '
+            f'{unexpected[:5]}{"..." if len(unexpected) > 5 else ""} (was it trained with '
+            'the same encoder name, image_size and latent_dim?)')
+    for key, value in state_dict.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(
+                f'encoder weight {key!r} has shape {tuple(value.shape)}, the {where} encoder '
+                f'expects {tuple(own[key].shape)} (different image_size or latent_dim?)')
+    encoder.load_state_dict(state_dict, strict=True)
+
+
+def encoder_state_copy(encoder: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached CPU copy of an encoder's weights (safe to save or load elsewhere)."""
+    return {key: value.detach().cpu().clone() for key, value in encoder.state_dict().items()}
+
+
+def ddp_wrap(module: nn.Module, process_group: Optional[object] = None,
+             device_ids: Optional[list[int]] = None) -> nn.Module:
+    """DistributedDataParallel around a module (parameters broadcast from rank 0)."""
+    from torch.nn.parallel import DistributedDataParallel
+    return DistributedDataParallel(module, device_ids=device_ids, process_group=process_group)
+
+
+def average_gradients(parameters: Iterable[nn.Parameter],
+                      process_group: Optional[object] = None) -> None:
+    """All-reduce (mean) the gradients of parameters that live outside a DDP wrapper."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    world_size = dist.get_world_size(process_group)
+    for parameter in parameters:
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad, group=process_group)
+            parameter.grad.div_(world_size)
+
+
+def broadcast_parameters(parameters: Iterable[nn.Parameter],
+                         process_group: Optional[object] = None) -> None:
+    """Make parameters outside DDP wrappers identical to rank 0's."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    source = 0 if process_group is None else dist.get_global_rank(process_group, 0)
+    with torch.no_grad():
+        for parameter in parameters:
+            dist.broadcast(parameter.data, src=source, group=process_group)
+
+
+class ImageActor(nn.Module):
+    """Actor of CQL and BC: its own encoder + tanh-Gaussian head on [latent, state, task]."""
+
+    def __init__(self, encoder: nn.Module, state_dim: int, num_tasks: int, action_dim: int,
+                 hidden_dims: Iterable[int], freeze_encoder: bool = False) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.freeze_encoder = freeze_encoder
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+        self.policy = TanhGaussianPolicy(encoder.output_dim + state_dim + num_tasks,
+                                         action_dim, tuple(hidden_dims))
+
+    def forward(self, images: torch.Tensor, states: torch.Tensor,
+                task_onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """float images (B, 3, S, S), states (B, 7), task one-hot (B, T) -> mean, log_std."""
+        if self.freeze_encoder:
+            with torch.no_grad():
+                latent = self.encoder(images)
+        else:
+            latent = self.encoder(images)
+        return self.policy(torch.cat([latent, states, task_onehot], -1))

@@ -1,0 +1,259 @@
+"""`vptr data video SRC DST`: a video corpus -> an episode store of kind 'video'.
+
+SRC is a video file, or a tree holding video files (mp4, avi, mkv, webm, mov, m4v) and/or
+frame folders listed by ``manifest.csv`` files (columns ``directory,num_frames,text``,
+frames ``<directory>/%06d.jpg``; the Ego4D pre-processing used for value learning).
+Frames are resampled to ``--fps`` by their timestamps, preprocessed with
+``center_crop_resize_video`` (short side 256, centre crop 224, resize to ``--size``) and
+long videos are cut into clips of ``--clip-seconds``. Task = the folder holding the video
+(or the frame folder); a manifest's text becomes the episode's language.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from vptr_training.data.convert import (add_common_arguments, check_workers, read_image_rgb,
+                                        require_source, run_conversion)
+from vptr_training.data.store import EpisodeData
+from vptr_training.errors import DataError
+
+VIDEO_EXTENSIONS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v')
+MANIFEST = 'manifest.csv'
+# Containers whose frame-count property is trustworthy enough to detect truncation
+# (WebM/Matroska often carry no duration and report garbage counts: count by decoding).
+_COUNTED_CONTAINERS = ('.mp4', '.avi', '.mov', '.m4v')
+
+
+@dataclass(frozen=True)
+class VideoUnit:
+    """One video file, or one frame folder listed in a manifest."""
+
+    path: str
+    task: str
+    language: str = ''
+    num_frames: int = -1         # frame folders: the count the manifest promises
+    is_frame_folder: bool = False
+
+    def __str__(self) -> str:
+        return self.path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common_arguments(parser, fps=True, fps_default=5.0)
+    parser.add_argument('--clip-seconds', type=float, default=20.0,
+                        help='cut videos into clips of this length (0: whole videos)')
+    parser.add_argument('--source-fps', type=float, default=None,
+                        help='frame rate of manifest frame folders (default: --fps, i.e. '
+                        'frames are taken as already at the target rate)')
+
+
+# ------------------------------------------------------------------------- discovery
+
+def _task_of(path: Path, root: Path) -> str:
+    return path.parent.name or root.resolve().name
+
+
+def find_units(src: Path) -> list[VideoUnit]:
+    """Every video file and manifest row under src, sorted for a deterministic store."""
+    if src.is_file():
+        if src.suffix.lower() in VIDEO_EXTENSIONS:
+            return [VideoUnit(str(src), src.resolve().parent.name)]
+        if src.name == MANIFEST:
+            return _manifest_units(src)
+        raise DataError(src, 'not a video file (expected one of '
+                        f'{", ".join(VIDEO_EXTENSIONS)}) or a {MANIFEST}')
+    units: list[VideoUnit] = []
+    for path in sorted(src.rglob('*')):
+        if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
+            units.append(VideoUnit(str(path), _task_of(path, src)))
+        elif path.name == MANIFEST:
+            units.extend(_manifest_units(path))
+    if not units:
+        raise DataError(src, f'no video files ({", ".join(VIDEO_EXTENSIONS)}) or '
+                        f'{MANIFEST} found')
+    return units
+
+
+def _manifest_units(manifest: Path) -> list[VideoUnit]:
+    try:
+        with open(manifest, newline='', encoding='utf-8') as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(manifest, f'unreadable manifest: {exc}') from None
+    if not rows:
+        raise DataError(manifest, 'manifest lists no frame folders')
+    missing = {'directory', 'num_frames'} - set(rows[0])
+    if missing:
+        raise DataError(manifest, f'manifest lacks column(s) {", ".join(sorted(missing))} '
+                        '(expected directory,num_frames,text)')
+    units = []
+    for line, row in enumerate(rows, start=2):
+        folder = Path(row['directory'])
+        if not folder.is_absolute():
+            folder = manifest.parent / folder
+        try:
+            count = int(row['num_frames'])
+        except (TypeError, ValueError):
+            raise DataError(manifest, f'line {line}: num_frames {row["num_frames"]!r} is '
+                            'not an integer') from None
+        units.append(VideoUnit(str(folder), folder.parent.name or manifest.parent.name,
+                               (row.get('text') or '').strip(), count, True))
+    return units
+
+
+# ------------------------------------------------------------------------- decoding
+
+def _resample_keep(t: float, next_t: float, period: float,
+                   tolerance: float) -> tuple[bool, float]:
+    """Keep a frame at time t if it reaches the next sample time of the target grid.
+
+    `tolerance` (half a source frame) absorbs timestamp jitter (millisecond-rounded WebM
+    times, 30000/1001 rates) that would otherwise drop a frame sitting just before a
+    sample time. Sample times already passed (gaps, or a source slower than the target)
+    are skipped rather than filled with duplicated frames.
+    """
+    if t + tolerance >= next_t:
+        next_t += period * max(1, math.floor((t + tolerance - next_t) / period) + 1)
+        return True, next_t
+    return False, next_t
+
+
+def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a video at `fps` -> (frames (N,size,size,3) uint8, timestamps (N,) seconds)."""
+    import cv2
+    from vptr_training.robot.image import center_crop_resize_video
+
+    cap = cv2.VideoCapture(path)
+    if not cap.isOpened():
+        raise DataError(path, 'cannot open video (unreadable, truncated or unsupported)')
+    try:
+        src_fps = cap.get(cv2.CAP_PROP_FPS)
+        if not (math.isfinite(src_fps) and 0.1 < src_fps < 1000.0):
+            src_fps = 0.0
+        declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        period = 1.0 / fps
+        tolerance = 0.5 / src_fps if src_fps > 0 else 1e-3
+        frames: list[np.ndarray] = []
+        times: list[float] = []
+        next_t = 0.0
+        prev_t = -math.inf
+        decoded = 0
+        while cap.grab():
+            # container timestamps when sane, else frame index / rate (constant rate)
+            t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            if not math.isfinite(t) or t < prev_t or (t == 0.0 and decoded > 0):
+                if src_fps <= 0:
+                    raise DataError(path, 'video has neither usable timestamps nor a '
+                                    'frame rate')
+                t = decoded / src_fps
+            decoded += 1
+            prev_t = t
+            keep, next_t = _resample_keep(t, next_t, period, tolerance)
+            if not keep:
+                continue        # grab() only: no colour conversion for skipped frames
+            ok, bgr = cap.retrieve()
+            if not ok or bgr is None:
+                raise DataError(path, f'cannot decode frame {decoded - 1}')
+            if bgr.ndim == 2:
+                bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
+            # Resize before the colour swap (per-channel ops commute): converting a
+            # 128x128 frame is far cheaper than a full-resolution one.
+            frames.append(center_crop_resize_video(np.ascontiguousarray(bgr), size)[..., ::-1])
+            times.append(t)
+    finally:
+        cap.release()
+    if decoded == 0:
+        raise DataError(path, 'no decodable frames (empty, truncated or unsupported video)')
+    if (Path(path).suffix.lower() in _COUNTED_CONTAINERS and declared > 0
+            and decoded < 0.95 * declared - 2):
+        raise DataError(path, f'truncated video: decoded {decoded} of {int(declared)} frames')
+    return np.ascontiguousarray(np.stack(frames)), np.asarray(times, np.float64)
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.suffix.lower() in ('.jpg', '.jpeg', '.png')]
+
+    def number(p: Path) -> tuple[int, str]:
+        m = re.search(r'(\d+)$', p.stem)
+        return (int(m.group(1)) if m else -1, p.name)
+    return sorted(files, key=number)
+
+
+def decode_frame_folder(unit: VideoUnit, fps: float, source_fps: float,
+                        size: int) -> tuple[np.ndarray, np.ndarray]:
+    from vptr_training.robot.image import center_crop_resize_video
+
+    folder = Path(unit.path)
+    if not folder.is_dir():
+        raise DataError(folder, 'frame folder listed in the manifest does not exist')
+    files = _frame_files(folder)
+    if not files:
+        raise DataError(folder, 'frame folder holds no .jpg/.png frames')
+    if unit.num_frames >= 0 and len(files) != unit.num_frames:
+        raise DataError(folder, f'manifest says {unit.num_frames} frames, folder holds '
+                        f'{len(files)}')
+    frames, times = [], []
+    next_t, period = 0.0, 1.0 / fps
+    for i, path in enumerate(files):
+        t = i / source_fps
+        keep, next_t = _resample_keep(t, next_t, period, 0.5 / source_fps)
+        if keep:
+            frames.append(center_crop_resize_video(read_image_rgb(path), size))
+            times.append(t)
+    return np.stack(frames), np.asarray(times, np.float64)
+
+
+def split_clips(n: int, clip_len: int) -> list[tuple[int, int]]:
+    """[lo, hi) ranges of at most clip_len frames; a 1-frame tail joins the clip before."""
+    if clip_len <= 0 or n <= clip_len:
+        return [(0, n)]
+    bounds = list(range(0, n, clip_len)) + [n]
+    if bounds[-1] - bounds[-2] < 2:
+        del bounds[-2]
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+def convert_unit(unit: VideoUnit, fps: float, size: int, clip_seconds: float,
+                 source_fps: float) -> Iterator[EpisodeData]:
+    """One video (or frame folder) -> its clips (top level: runs in worker processes)."""
+    if unit.is_frame_folder:
+        frames, times = decode_frame_folder(unit, fps, source_fps, size)
+    else:
+        frames, times = decode_video(unit.path, fps, size)
+    if len(frames) < 2:
+        raise DataError(unit.path, f'only {len(frames)} frame(s) at {fps:g} fps; too short')
+    clips = split_clips(len(frames), round(clip_seconds * fps) if clip_seconds > 0 else 0)
+    for k, (lo, hi) in enumerate(clips):
+        source = unit.path if len(clips) == 1 else f'{unit.path}#clip{k}'
+        yield EpisodeData(images=frames[lo:hi], task=unit.task, source=source,
+                          language=unit.language, timestamps=times[lo:hi])
+
+
+def _collect(unit: VideoUnit, **kwargs: float) -> list[EpisodeData]:
+    return list(convert_unit(unit, **kwargs))
+
+
+def run(args: argparse.Namespace) -> int:
+    src = require_source(args.src)
+    workers = check_workers(args.workers)
+    if args.fps <= 0 or args.size < 8:
+        raise DataError('--fps/--size', f'need fps > 0 and size >= 8, got {args.fps}, '
+                        f'{args.size}')
+    units = find_units(src)
+    fn = functools.partial(_collect, fps=args.fps, size=args.size,
+                           clip_seconds=args.clip_seconds,
+                           source_fps=args.source_fps or args.fps)
+    run_conversion(units, fn, args.dst, kind='video', image_size=args.size,
+                   control_hz=args.fps, workers=workers, skip_bad=args.skip_bad,
+                   overwrite=args.overwrite, append=args.append, src=src,
+                   desc='videos')
+    return 0

@@ -1,0 +1,414 @@
+"""`vptr demo`: the whole V-PTR pipeline on the simulated WidowX, with one command.
+
+The pipeline runs the same commands a user runs on real data, in order:
+
+1. generate simulated data in the real formats (cached): multi-task robot data as a
+   Bridge raw tree, target-task demos as rosbag2 (mcap), "human" videos as mp4;
+2. convert them with `vptr data bridge | rosbag | video`;
+3. pre-train on video (ICVF; VIP for the VIP baseline);
+4. multi-task CQL on the prior robot data, encoders initialised from phase 1;
+5. fine-tune on the target demos mixed with prior data;
+6. evaluate V-PTR, PTR (phases 2+3 from a random encoder) and BC side by side on seen
+   positions, new positions and new distractors, print the table and write a report.
+
+Every step is cached: a step whose output is complete is skipped, a training run that was
+interrupted resumes from its last checkpoint. Presets size the run: `micro` is the smoke
+test `make test` runs, `demo` fits about 15 minutes on 2 CPU cores, `sim-benchmark` tests
+the paper's claim (more data and steps, 3 seeds, the VIP baseline).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+from vptr_training.errors import VptrError
+from vptr_training.evaluation import (CONDITIONS, ConditionResult, evaluate_policy,
+                                      format_table, wilson_interval)
+
+
+@dataclass(frozen=True)
+class DemoPreset:
+    image_size: int
+    robot_episodes_per_task: int
+    target_demos: int
+    video_clips_per_task: int
+    pretrain_steps: int
+    train_steps: int
+    finetune_steps: int
+    bc_steps: int
+    eval_episodes: int
+    batch_size: int = 64
+    conditions: tuple[str, ...] = CONDITIONS
+    seeds: tuple[int, ...] = (0,)
+    methods: tuple[str, ...] = ('vptr', 'ptr', 'bc')
+    num_workers: int = 1
+    log_every: int = 50
+
+
+PRESETS: dict[str, DemoPreset] = {
+    # The smoke test of `make test`: every stage runs, nothing is expected to learn.
+    'micro': DemoPreset(image_size=32, robot_episodes_per_task=2, target_demos=2,
+                        video_clips_per_task=2, pretrain_steps=6, train_steps=6,
+                        finetune_steps=6, bc_steps=6, eval_episodes=1, batch_size=8,
+                        conditions=('seen', 'new_distractors'), num_workers=0, log_every=2),
+    # `make demo`: about 15 minutes end to end on 2 CPU cores (64x64, small encoder).
+    'demo': DemoPreset(image_size=64, robot_episodes_per_task=25, target_demos=10,
+                       video_clips_per_task=20, pretrain_steps=1000, train_steps=1500,
+                       finetune_steps=600, bc_steps=600, eval_episodes=10),
+    # The paper's claim in simulation: V-PTR vs PTR vs BC vs VIP+CQL, 3 seeds.
+    'sim-benchmark': DemoPreset(image_size=64, robot_episodes_per_task=40, target_demos=10,
+                                video_clips_per_task=40, pretrain_steps=3000,
+                                train_steps=4000, finetune_steps=1500, bc_steps=1500,
+                                eval_episodes=20, seeds=(0, 1, 2),
+                                methods=('vptr', 'ptr', 'bc', 'vip')),
+}
+
+METHOD_LABELS = {'vptr': 'V-PTR (ICVF video pre-training + multi-task CQL + fine-tune)',
+                 'ptr': 'PTR (multi-task CQL + fine-tune, random encoder)',
+                 'bc': 'BC on ICVF-pre-trained features (target demos)',
+                 'vip': 'VIP pre-training + multi-task CQL + fine-tune'}
+
+
+@dataclass
+class Step:
+    """One pipeline step: what it does, the command it stands for, and its output."""
+
+    title: str
+    command: list[str]
+    output: Path
+    done: Callable[[], bool]
+    action: Callable[[], None]
+    seconds: float = 0.0
+    skipped: bool = False
+
+
+@dataclass
+class DemoLayout:
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / 'data' / 'raw'
+
+    @property
+    def stores(self) -> Path:
+        return self.root / 'data' / 'stores'
+
+    def run(self, seed: int, name: str) -> Path:
+        return self.root / 'runs' / f'seed{seed}' / name
+
+    def eval(self, seed: int, method: str) -> Path:
+        return self.root / 'eval' / f'seed{seed}' / method
+
+
+def _cli(argv: list[str]) -> None:
+    from vptr_training.cli import main
+    code = main(argv)
+    if code:
+        raise VptrError(f'step failed (exit {code}): vptr {" ".join(argv)}')
+
+
+def _store_done(path: Path) -> Callable[[], bool]:
+    return lambda: (path / 'meta.json').is_file()
+
+
+def _checkpoint_done(run_dir: Path, steps: int) -> Callable[[], bool]:
+    def done() -> bool:
+        from vptr_training.training.checkpoint import latest_checkpoint
+        latest = latest_checkpoint(run_dir / 'checkpoints')
+        if latest is None:
+            return False
+        state = json.loads((latest / 'train_state.json').read_text())
+        return int(state['step']) >= steps
+    return done
+
+
+def _latest(run_dir: Path) -> Path:
+    from vptr_training.training.checkpoint import latest_checkpoint
+    latest = latest_checkpoint(run_dir / 'checkpoints')
+    if latest is None:
+        raise VptrError(f'{run_dir}: no checkpoint was written')
+    return latest
+
+
+class DemoPipeline:
+    """Builds the list of steps for a preset, runs them, and writes the report."""
+
+    def __init__(self, out: Path, preset_name: str, preset: DemoPreset, target_task: str,
+                 prior_tasks: list[str], video_tasks: list[str], workers: int) -> None:
+        self.layout = DemoLayout(out)
+        self.preset_name = preset_name
+        self.preset = preset
+        self.target_task = target_task
+        self.prior_tasks = prior_tasks
+        self.video_tasks = video_tasks
+        self.workers = workers
+        self.steps: list[Step] = []
+        self.results: dict[int, dict[str, list[ConditionResult]]] = {}
+        self._build()
+
+    # ------------------------------------------------------------------ steps
+
+    def _add(self, title: str, command: list[str], output: Path, done: Callable[[], bool],
+             action: Callable[[], None] | None = None) -> None:
+        self.steps.append(Step(title, command, output, done,
+                               action or (lambda: _cli(command))))
+
+    def _train_args(self, config: str, run_dir: Path, steps: int, seed: int,
+                    extra: list[str]) -> list[str]:
+        p = self.preset
+        return ['--config', config, f'out_dir={run_dir}', f'steps={steps}', f'seed={seed}',
+                f'image_size={p.image_size}', f'batch_size={p.batch_size}',
+                f'num_workers={p.num_workers}', f'log_every={p.log_every}',
+                f'save_every={steps}', *extra]
+
+    def _build(self) -> None:
+        from vptr_training.sim import generate
+        p, L = self.preset, self.layout
+        raw_bridge, raw_bags, raw_videos = L.raw / 'bridge', L.raw / 'target_bags', \
+            L.raw / 'videos'
+        prior, target, video = L.stores / 'prior', L.stores / 'target', L.stores / 'video'
+        size = str(p.image_size)
+
+        self._add('generate multi-task robot data (Bridge raw layout)',
+                  ['sim', 'generate', '...'], raw_bridge,
+                  lambda: generate.is_complete(raw_bridge),
+                  lambda: generate.write_bridge_raw(
+                      raw_bridge, self.prior_tasks, p.robot_episodes_per_task, seed=0,
+                      workers=self.workers))
+        self._add(f'record {p.target_demos} target demos of {self.target_task} (rosbag2 mcap)',
+                  ['sim', 'generate', '...'], raw_bags,
+                  lambda: generate.is_complete(raw_bags),
+                  lambda: generate.write_target_rosbags(
+                      raw_bags, self.target_task, p.target_demos, seed=5000,
+                      workers=self.workers))
+        self._add('render "human" videos (other embodiment, no actions, mp4)',
+                  ['sim', 'generate', '...'], raw_videos,
+                  lambda: generate.is_complete(raw_videos),
+                  lambda: generate.write_human_videos(
+                      raw_videos, self.video_tasks, p.video_clips_per_task, seed=7000,
+                      workers=self.workers))
+        workers = ['--workers', str(self.workers)]
+        self._add('convert the Bridge raw tree', ['data', 'bridge', str(raw_bridge),
+                  str(prior), '--size', size, *workers], prior, _store_done(prior))
+        self._add('convert the target rosbags', ['data', 'rosbag', str(raw_bags), str(target),
+                  '--task', self.target_task, '--size', size, *workers], target,
+                  _store_done(target))
+        self._add('convert the videos', ['data', 'video', str(raw_videos), str(video),
+                  '--size', size, '--fps', '5', *workers], video, _store_done(video))
+
+        data = [f'data.prior={prior}', f'data.target={target}', f'data.video={video}']
+        for seed in p.seeds:
+            ckpts: dict[str, Path] = {}
+
+            def train(method: str, phase: str, config: str, name: str, steps: int,
+                      extra: list[str], seed: int = seed) -> Path:
+                run_dir = L.run(seed, name)
+                args = [phase, *self._train_args(config, run_dir, steps, seed, data + extra)]
+                self._add(f'[seed {seed}] {method}: {phase} ({config}, {steps} steps)', args,
+                          run_dir, _checkpoint_done(run_dir, steps),
+                          lambda args=args, run_dir=run_dir: _cli(
+                              args + (['--resume'] if (run_dir / 'checkpoints').exists()
+                                      else [])))
+                return run_dir
+
+            pre = {}
+            if {'vptr', 'bc'} & set(p.methods):
+                pre['icvf'] = train('V-PTR', 'pretrain', 'demo_pretrain', 'pretrain_icvf',
+                                    p.pretrain_steps, [])
+            if 'vip' in p.methods:
+                pre['vip'] = train('VIP', 'pretrain', 'vip_pretrain', 'pretrain_vip',
+                                   p.pretrain_steps, [])
+            for method, config, init in (('vptr', 'demo_train', 'icvf'),
+                                         ('ptr', 'ptr_train', None),
+                                         ('vip', 'demo_train', 'vip')):
+                if method not in p.methods:
+                    continue
+                extra = [] if init is None else [
+                    f'encoder.init_from={pre[init] / "checkpoints" / "latest"}']
+                phase2 = train(method, 'train', config, f'{method}_train', p.train_steps,
+                               extra)
+                ckpts[method] = train(method, 'finetune', 'demo_finetune',
+                                      f'{method}_finetune', p.finetune_steps,
+                                      [f'init_from={phase2 / "checkpoints" / "latest"}'])
+            if 'bc' in p.methods:
+                ckpts['bc'] = train('BC', 'finetune', 'bc_finetune', 'bc_finetune',
+                                    p.bc_steps, [f'encoder.init_from='
+                                                 f'{pre["icvf"] / "checkpoints" / "latest"}'])
+            for method, run_dir in ckpts.items():
+                self._add_eval(seed, method, run_dir)
+
+    def _add_eval(self, seed: int, method: str, run_dir: Path) -> None:
+        out = self.layout.eval(seed, method)
+
+        def action() -> None:
+            from vptr_training.policy import load_policy
+            policy = load_policy(_latest(run_dir))
+            results = evaluate_policy(policy, self.target_task, self.preset.eval_episodes, out,
+                                      self.preset.conditions, seed=0, label=method)
+            tmp = out / 'eval.json.tmp'
+            tmp.write_text(json.dumps([asdict(r) for r in results], indent=2))
+            os.replace(tmp, out / 'eval.json')
+
+        self._add(f'[seed {seed}] evaluate {method} on {", ".join(self.preset.conditions)}',
+                  ['eval-sim', str(run_dir / 'checkpoints' / 'latest'), '--episodes',
+                   str(self.preset.eval_episodes)], out,
+                  lambda: (out / 'eval.json').is_file(), action)
+
+    # ------------------------------------------------------------------ running
+
+    def run(self) -> None:
+        start = time.time()
+        total = len(self.steps)
+        for i, step in enumerate(self.steps, 1):
+            elapsed = time.time() - start
+            head = f'[{i}/{total} | {elapsed / 60:4.1f} min] {step.title}'
+            if step.done():
+                step.skipped = True
+                print(f'{head}: cached')
+                continue
+            print(f'{head} ...', flush=True)
+            t0 = time.time()
+            step.action()
+            step.seconds = time.time() - t0
+            print(f'    done in {step.seconds:.0f}s', flush=True)
+        self.total_seconds = time.time() - start
+        self._collect()
+
+    def _collect(self) -> None:
+        for seed in self.preset.seeds:
+            self.results[seed] = {}
+            for method in self.preset.methods:
+                path = self.layout.eval(seed, method) / 'eval.json'
+                rows = json.loads(path.read_text())
+                self.results[seed][method] = [ConditionResult(**r) for r in rows]
+
+    def aggregate(self) -> dict[str, list[ConditionResult]]:
+        """Pool episodes over seeds: successes and episodes add up per condition."""
+        table: dict[str, list[ConditionResult]] = {}
+        for method in self.preset.methods:
+            rows = []
+            for k, condition in enumerate(self.preset.conditions):
+                per_seed = [self.results[s][method][k] for s in self.preset.seeds]
+                n = sum(r.episodes for r in per_seed)
+                wins = sum(r.successes for r in per_seed)
+                low, high = wilson_interval(wins, n)
+                rows.append(ConditionResult(condition, n, wins, wins / n, low, high,
+                                            sum(r.mean_steps for r in per_seed) / len(per_seed)))
+            table[METHOD_LABELS[method].split(' (')[0]] = rows
+        return table
+
+    # ------------------------------------------------------------------ report
+
+    def write_report(self) -> Path:
+        L = self.layout
+        report = L.root / 'report.md'
+        plots = self._training_plots()
+        lines = [f'# V-PTR demo report (preset `{self.preset_name}`)', '',
+                 f'Target task: `{self.target_task}` ({self.preset.target_demos} demos). '
+                 f'Prior tasks: {", ".join(f"`{t}`" for t in self.prior_tasks)}. '
+                 f'Seeds: {", ".join(map(str, self.preset.seeds))}. Images '
+                 f'{self.preset.image_size}x{self.preset.image_size}. '
+                 f'Total time {self.total_seconds / 60:.1f} min '
+                 f'(cached steps not counted).', '',
+                 '## Success rates (episodes pooled over seeds, Wilson 95% intervals)', '',
+                 format_table(self.aggregate()), '']
+        for method in self.preset.methods:
+            lines.append(f'- **{METHOD_LABELS[method].split(" (")[0]}**: '
+                         f'{METHOD_LABELS[method]}')
+        lines += ['', '## Rollouts and value along an episode', '']
+        for method in self.preset.methods:
+            for r in self.results[self.preset.seeds[0]][method]:
+                rel = Path('eval') / f'seed{self.preset.seeds[0]}' / method
+                items = [f'[video]({rel / v})' for v in r.videos]
+                items += [f'![{method} {r.condition}]({rel / v})' for v in r.value_plots]
+                lines.append(f'- {method} / {r.condition}: ' + ' '.join(items))
+        if plots:
+            lines += ['', '## Training curves', '']
+            lines += [f'![{p.stem}]({p.relative_to(L.root)})' for p in plots]
+        lines += ['', '## Steps and the commands they stand for', '',
+                  '| step | seconds | command |', '|---|---|---|']
+        for step in self.steps:
+            secs = 'cached' if step.skipped else f'{step.seconds:.0f}'
+            lines.append(f'| {step.title} | {secs} | `vptr {" ".join(step.command)}` |')
+        tmp = report.with_suffix('.md.tmp')
+        tmp.write_text('\n'.join(lines) + '\n')
+        os.replace(tmp, report)
+        return report
+
+    def _training_plots(self) -> list[Path]:
+        """One PNG per training run: every numeric loss column of its CSV log over steps."""
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        out_dir = self.layout.root / 'plots'
+        out_dir.mkdir(exist_ok=True)
+        plots = []
+        for csv_path in sorted((self.layout.root / 'runs').glob('seed*/*/*.csv')):
+            with csv_path.open() as f:
+                rows = list(csv.DictReader(f))
+            if len(rows) < 2 or 'step' not in rows[0]:
+                continue
+            keys = [k for k in rows[0] if k != 'step' and 'loss' in k][:6]
+            if not keys:
+                continue
+            fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 2.5), squeeze=False)
+            steps = [float(r['step']) for r in rows]
+            for ax, key in zip(axes[0], keys):
+                values = [float(r[key]) if r.get(key) not in (None, '') else float('nan')
+                          for r in rows]
+                ax.plot(steps, values)
+                ax.set_title(key, fontsize=8)
+            name = f'{csv_path.parent.parent.name}_{csv_path.parent.name}'
+            fig.suptitle(name, fontsize=9)
+            fig.tight_layout()
+            path = out_dir / f'{name}.png'
+            fig.savefig(path, dpi=80)
+            plt.close(fig)
+            plots.append(path)
+        return plots
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument('--preset', choices=sorted(PRESETS), default='demo',
+                        help='micro: smoke test; demo: ~15 min on 2 cores; sim-benchmark: '
+                        "the paper's claim, 3 seeds")
+    parser.add_argument('--out', type=Path, default=Path('demo_out'), help='output folder')
+    parser.add_argument('--target-task', default='', help='the new task to fine-tune on')
+    parser.add_argument('--seeds', default='', help='comma-separated seeds (preset default)')
+    parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
+                        help='worker processes for data generation and conversion')
+    parser.add_argument('--fresh', action='store_true',
+                        help='delete OUT first instead of reusing cached steps')
+
+
+def run(args: argparse.Namespace) -> int:
+    from vptr_training.sim import generate
+    preset = PRESETS[args.preset]
+    if args.seeds:
+        preset = replace(preset, seeds=tuple(int(s) for s in args.seeds.split(',')))
+    target, prior_tasks, video_tasks = generate.demo_task_split(args.target_task or None)
+    if args.fresh and args.out.exists():
+        shutil.rmtree(args.out)
+    args.out.mkdir(parents=True, exist_ok=True)
+    torch_threads = os.environ.get('VPTR_TORCH_THREADS')
+    if torch_threads:
+        import torch
+        torch.set_num_threads(int(torch_threads))
+    pipeline = DemoPipeline(args.out, args.preset, preset, target, prior_tasks, video_tasks,
+                            args.workers)
+    print(f'V-PTR demo, preset {args.preset}: target task {target}, '
+          f'{len(pipeline.steps)} steps, output in {args.out}')
+    pipeline.run()
+    print()
+    print(format_table(pipeline.aggregate()))
+    report = pipeline.write_report()
+    print(f'\nreport: {report}')
+    return 0
