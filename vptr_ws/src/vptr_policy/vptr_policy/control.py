@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-from vptr_training.errors import ConfigError
+from vptr_training.errors import ConfigError, VptrError
 from vptr_training.robot import conventions, kinematics as kinematics_module
 
 from vptr_policy.safety import all_finite, clip_to_workspace, filter_command, SafetyLimits
@@ -63,6 +63,15 @@ class StepResult:
     image_age: float | None = None    # s between the image stamp and `now`
 
 
+def spec_value(policy: object, key: str, default: object = None) -> object:
+    """A field of the policy's spec: `Policy.spec` is the checkpoint's spec.json dict;
+    stand-ins may use an object with attributes."""
+    spec = getattr(policy, 'spec', None)
+    if isinstance(spec, dict):
+        return spec.get(key, default)
+    return getattr(spec, key, default)
+
+
 def neutral_joints(kin: object) -> np.ndarray:
     """Bridge's neutral joints for this model (wx250 lacks forearm_roll, index 3)."""
     neutral = getattr(kin, 'neutral', None)   # WidowXKinematics: already per model
@@ -79,7 +88,7 @@ class PolicyController:
 
     def __init__(self, policy: ActingPolicy, kinematics: object,
                  config: ControllerConfig) -> None:
-        task_names = list(getattr(getattr(policy, 'spec', None), 'task_names', None) or [])
+        task_names = list(spec_value(policy, 'task_names') or [])
         if task_names and config.task not in task_names:
             raise ConfigError(f'task {config.task!r} is not one the checkpoint was trained '
                               f'on: {task_names}')
@@ -191,8 +200,13 @@ class PolicyController:
             measured6[:3] = clip_to_workspace(measured6[:3], self.config.workspace_low,
                                               self.config.workspace_high)
             self._target = np.asarray(measured6, dtype=np.float64)
-        action = np.asarray(self.policy.act(image_rgb, state, self.config.task),
-                            dtype=np.float64).reshape(-1)
+        try:
+            action = np.asarray(self.policy.act(image_rgb, state, self.config.task),
+                                dtype=np.float64).reshape(-1)
+        except (VptrError, ValueError, RuntimeError) as exc:
+            # A failing forward pass (bad frame, device error) holds the arm and is
+            # reported; it must not take the control loop down with it.
+            return StepResult(None, None, f'hold: policy failed: {exc}', 0.0, state=state)
         if action.shape != (7,) or not all_finite(action):
             return StepResult(None, None, f'hold: policy returned a bad action {action}', 0.0,
                               action=action, state=state)

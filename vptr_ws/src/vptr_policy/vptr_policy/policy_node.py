@@ -16,31 +16,19 @@ from typing import Any, Callable
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from sensor_msgs.msg import CompressedImage, Image, JointState
 from std_srvs.srv import Trigger
 from vptr_training.errors import ConfigError, VptrError
 from vptr_training.policy import load_policy
 from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
 from vptr_training.robot.kinematics import WidowXKinematics
-from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
-                                          joint_state_to_arrays, stamp_to_seconds)
 
-from vptr_policy.control import ControllerConfig, MODE_RUNNING, PolicyController, StepResult
-
-# Sensor-data QoS with depth 1: only the newest image / joint state matters to a 5 Hz loop.
-SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.BEST_EFFORT,
-                        durability=DurabilityPolicy.VOLATILE)
-# Commands: reliable (the driver must see every goal), latest only.
-COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
+from vptr_policy.arm_io import ArmIO
+from vptr_policy.control import (ControllerConfig, MODE_RUNNING, PolicyController,
+                                 spec_value, StepResult)
 
 # name -> (default, description). Defaults match config/policy.yaml.
 PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -83,13 +71,11 @@ class PolicyNode(Node):
         if not p['checkpoint_dir']:
             raise ConfigError('parameter checkpoint_dir is required (a checkpoint directory)')
         robot_name = p['robot_name'] or p['robot_model']
-        self.gripper_efforts = (float(p['gripper_open_effort']),
-                                float(p['gripper_close_effort']))
 
         self.kinematics = WidowXKinematics(p['robot_model'])
         policy = load_policy(p['checkpoint_dir'], mode=p['action_mode'], device=p['device'])
         task = p['task'] or _only_task(policy)
-        spec_hz = getattr(policy.spec, 'control_hz', None)
+        spec_hz = spec_value(policy, 'control_hz')
         if spec_hz and abs(float(spec_hz) - float(p['control_hz'])) > 1e-6:
             self.get_logger().warning(f"control_hz {p['control_hz']} differs from the "
                                       f'checkpoint\'s {spec_hz} Hz: actions are per step')
@@ -100,31 +86,14 @@ class PolicyNode(Node):
             workspace_low=np.asarray(p['workspace_low'], dtype=np.float64),
             workspace_high=np.asarray(p['workspace_high'], dtype=np.float64),
             max_joint_step=float(p['max_joint_step'])))
-        self.decode_image: Callable[[Any], np.ndarray] = (
-            compressed_image_to_rgb if p['image_is_compressed'] else image_msg_to_rgb)
-        # Joint names wanted from joint_states: the arm, then the left finger (m).
-        self.joint_names = list(self.kinematics.joint_names) + ['left_finger']
-
-        # Latest sensor data: each callback swaps in one tuple (an atomic assignment), so the
-        # timer, in another callback group/thread, always reads a consistent pair.
-        self._latest_image: Any = None
-        self._latest_joints: tuple[np.ndarray, float, float] | None = None
-        self._last_reason = None
+        self._last_reason: str | None = None
         self.last_result: StepResult | None = None
-
         sensor_group = MutuallyExclusiveCallbackGroup()
         control_group = MutuallyExclusiveCallbackGroup()
-        image_type = CompressedImage if p['image_is_compressed'] else Image
-        self.image_sub = self.create_subscription(
-            image_type, p['image_topic'], self._on_image, SENSOR_QOS,
-            callback_group=sensor_group)
-        self.joint_sub = self.create_subscription(
-            JointState, f'/{robot_name}/joint_states', self._on_joint_state, SENSOR_QOS,
-            callback_group=sensor_group)
-        self.arm_pub = self.create_publisher(
-            JointGroupCommand, f'/{robot_name}/commands/joint_group', COMMAND_QOS)
-        self.gripper_pub = self.create_publisher(
-            JointSingleCommand, f'/{robot_name}/commands/joint_single', COMMAND_QOS)
+        self.io = ArmIO(self, robot_name, list(self.kinematics.joint_names), p['image_topic'],
+                        bool(p['image_is_compressed']),
+                        (float(p['gripper_open_effort']), float(p['gripper_close_effort'])),
+                        sensor_group=sensor_group)
         self.diagnostics_pub = self.create_publisher(DiagnosticArray, '/diagnostics', 10)
         self.timer = self.create_timer(1.0 / float(p['control_hz']), self._on_control_timer,
                                        callback_group=control_group)
@@ -140,52 +109,14 @@ class PolicyNode(Node):
             f"policy node ready: task {task!r}, {p['robot_model']} as /{robot_name}, "
             f"{p['control_hz']} Hz, mode {self.controller.mode}")
 
-    # ---------------------------------------------------------------- callbacks
-    def _on_image(self, msg: Any) -> None:
-        self._latest_image = msg   # decoded only when a step needs it
-
-    def _on_joint_state(self, msg: JointState) -> None:
-        try:
-            values, stamp = joint_state_to_arrays(msg, self.joint_names, missing='nan')
-        except ValueError as exc:
-            self.get_logger().warning(f'ignoring joint state: {exc}',
-                                      throttle_duration_sec=5.0)
-            return
-        # The Interbotix driver publishes arm and gripper together; a message lacking the
-        # arm joints (NaN) must not replace a complete one.
-        if np.isnan(values[:-1]).any():
-            return
-        self._latest_joints = (values[:-1], float(values[-1]), stamp)
-
-    def _now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
-
     def _on_control_timer(self) -> None:
-        now = self._now()
-        image = image_stamp = None
-        decode_problem = ''
-        msg = self._latest_image
-        if msg is not None and self.controller.mode == MODE_RUNNING:
-            try:
-                image = self.decode_image(msg)
-                image_stamp = stamp_to_seconds(msg.header.stamp)
-            except ValueError as exc:
-                decode_problem = f'cannot decode image: {exc}'
-        joints = self._latest_joints
-        q, finger, joint_stamp = joints if joints is not None else (None, None, None)
-        result = self.controller.step(image, image_stamp, q, finger, joint_stamp, now)
-        if decode_problem:
-            result.reason = decode_problem
+        result = self.io.step(self.controller)
         self.last_result = result
-        if result.arm_cmd is not None:
-            self.arm_pub.publish(JointGroupCommand(
-                name='arm', cmd=[float(v) for v in result.arm_cmd]))
-        if result.gripper_cmd is not None:
-            effort = self.gripper_efforts[0] if result.gripper_cmd else self.gripper_efforts[1]
-            self.gripper_pub.publish(JointSingleCommand(name='gripper', cmd=effort))
         if result.reason != self._last_reason:   # log changes, not every tick
             if result.reason:
-                self.get_logger().info(f'[{result.mode}] {result.reason}')
+                held = result.mode == MODE_RUNNING and result.arm_cmd is None
+                log = self.get_logger().warning if held else self.get_logger().info
+                log(f'[{result.mode}] {result.reason}')
             self._last_reason = result.reason
         self.diagnostics_pub.publish(self._diagnostics(result))
 
@@ -216,7 +147,7 @@ class PolicyNode(Node):
 
 
 def _only_task(policy: Any) -> str:
-    names = list(getattr(policy.spec, 'task_names', []) or [])
+    names = list(spec_value(policy, 'task_names') or [])
     if len(names) != 1:
         raise ConfigError(f'parameter task is required: the checkpoint has tasks {names}')
     return names[0]

@@ -82,6 +82,15 @@ def _run_unit(fn: ConvertFn, unit: Any) -> tuple:
         return ('crash', f'{type(exc).__name__}: {exc}', traceback.format_exc())
 
 
+def _single_threaded_worker() -> None:
+    """One worker process per core: OpenCV's own thread pool would only oversubscribe."""
+    try:
+        import cv2
+        cv2.setNumThreads(1)
+    except ImportError:     # pragma: no cover - cv2 is a dependency
+        pass
+
+
 def _results(fn: ConvertFn, units: Sequence[Any], workers: int) -> Iterable[tuple]:
     """Results of every unit, in unit order, with at most 2*workers units in flight."""
     if workers <= 1:
@@ -89,7 +98,8 @@ def _results(fn: ConvertFn, units: Sequence[Any], workers: int) -> Iterable[tupl
             yield _run_unit(fn, unit)
         return
     ctx = multiprocessing.get_context('spawn')
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                               initializer=_single_threaded_worker)
     pending: deque[Future] = deque()
     todo = iter(units)
     try:

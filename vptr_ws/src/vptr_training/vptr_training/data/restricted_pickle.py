@@ -49,7 +49,9 @@ class RestrictedUnpickler(pickle.Unpickler):
         self.source = source
 
     def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _BUILTINS_ALLOWED:
+        # protocol < 3 pickles spell builtins the Python 2 way (mapped by super())
+        checked = 'builtins' if module == '__builtin__' else module
+        if (checked, name) in _BUILTINS_ALLOWED:
             return super().find_class(module, name)
         if (module, name) in _NUMPY_ALLOWED or _numpy_dtype_class(module, name):
             # numpy 2 keeps numpy.core only as a deprecated alias: resolve to numpy._core

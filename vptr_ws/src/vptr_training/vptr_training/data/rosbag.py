@@ -20,15 +20,14 @@ schemas embedded in the bag, with the standard Humble store + interbotix_xs_msgs
    of the episode when there are actions (the controller's own ticks), else on the first
    instant where both an image and a joint state exist. Each tick takes the latest image and
    the latest joint state at or before it; the state is ee_state_from_joints (FK + finger).
-   The action of step k is the action message in effect just before tick k+1 (the command
-   that moved the robot from obs k to obs k+1); without an action topic actions are derived
-   from the states with the Bridge relabelling rule.
+   The action of step k is the last action message up to half a period after tick k (the
+   command issued for obs k, robust to latency and jitter, that moved the robot to obs k+1);
+   without action messages actions are derived from the states with the Bridge rule.
 4. Pass 2 decodes only the selected images and squashes them with squash_resize.
 """
 from __future__ import annotations
 
 import argparse
-import bisect
 import functools
 import os
 import re
@@ -55,6 +54,9 @@ STORAGE_SUFFIXES = ('.mcap', '.db3')
 IMAGE_TYPES = (rosbag_io.IMAGE_TYPE, rosbag_io.COMPRESSED_IMAGE_TYPE)
 ACTION_TYPES = ('std_msgs/msg/Float32MultiArray', 'std_msgs/msg/Float64MultiArray')
 _NS = 1_000_000_000
+# Sub-millisecond differences between a sample's stamp and a tick are clock rounding and
+# jitter (e.g. an action's log time mapped onto the stamp clock), not ordering.
+SAMPLE_TOLERANCE_NS = 1_000_000
 
 
 # ------------------------------------------------------------------------- finding bags
@@ -181,12 +183,12 @@ class _BagReader:
                 yield conn.topic, conn.msgtype, int(log_ns), msg, index[conn.topic]
                 index[conn.topic] += 1
 
-    def raw_messages(self, topic: str) -> Iterator[tuple[int, bytes, str]]:
-        """(per-topic index, raw CDR, msgtype): pass 2, deserialised only when needed."""
+    def raw_messages(self, topic: str) -> Iterator[tuple[int, int, bytes, str]]:
+        """(per-topic index, log time ns, raw CDR, msgtype) of one topic, for pass 2."""
         with self._errors('cannot read'):
-            for i, (conn, _, raw) in enumerate(
+            for i, (conn, log_ns, raw) in enumerate(
                     self.reader.messages(connections=self.connections(topic))):
-                yield i, raw, conn.msgtype
+                yield i, int(log_ns), raw, conn.msgtype
 
     def deserialize(self, raw: bytes, msgtype: str, topic: str, index: int) -> Any:
         # Embedded schemas first (they describe what was recorded); the standard store for
@@ -221,8 +223,8 @@ class _translate_errors:
         hint = ''
         if 'magic' in text or 'Truncated' in text or 'malformed' in text.lower() \
                 or 'not a database' in text.lower():
-            hint = (' (truncated or not closed cleanly: repair it with `ros2 bag reindex` / '
-                    '`mcap recover` first)')
+            hint = (' (truncated or not closed cleanly: repair the storage file first, e.g. '
+                    '`mcap recover` for .mcap, `sqlite3 FILE .recover` for .db3)')
         raise DataError(self.label, f'{self.doing} the bag: {text}{hint}') from None
 
 
@@ -317,7 +319,11 @@ def _read_streams(bag: _BagReader, image_topic: str, joint_topic: str,
     for topic, msgtype, log_ns, msg, index in bag.messages(topics):
         stream = streams[topic]
         if topic == image_topic:
-            stream.add(_header_stamp_ns(msg), log_ns, index, None)  # payload: pass 2
+            # (log time, stamp) identifies the frame in pass 2: storage order among messages
+            # with equal log times is not guaranteed to repeat (SQL ORDER BY ties), and two
+            # frames with the same times are interchangeable for the tick they serve.
+            stamp = _header_stamp_ns(msg)
+            stream.add(stamp, log_ns, index, (log_ns, stamp))
         elif topic == joint_topic:
             try:
                 positions, _ = joint_state_to_arrays(msg, joint_names, missing='nan')
@@ -420,15 +426,18 @@ def _episode_windows(bag: _BagReader, events: _Stream | None, fallback_task: str
 
 
 def _latest_at_or_before(times: np.ndarray, ticks: np.ndarray) -> np.ndarray:
-    """Index of the last time <= each tick (-1 if none); `times` sorted."""
-    return np.searchsorted(times, ticks, side='right') - 1
+    """Index of the last time <= each tick (-1 if none); `times` sorted. A sample up to
+    SAMPLE_TOLERANCE_NS after the tick counts as at it (clock rounding, not a later frame)."""
+    return np.searchsorted(times, ticks + SAMPLE_TOLERANCE_NS, side='right') - 1
 
 
 def _plan_ticks(window: _Window, period_ns: int, image_t: np.ndarray, joint_t: np.ndarray,
                 action_t: np.ndarray) -> np.ndarray:
     """Control tick times (ns) of one episode."""
     ready = max(int(image_t[0]), int(joint_t[0]))
-    last = min(int(image_t[-1]), int(joint_t[-1]))
+    # The last tick may lie up to half a period after the scarcer stream's last sample: a
+    # recording that stops right after the final observation still yields it.
+    last = min(int(image_t[-1]), int(joint_t[-1])) + period_ns // 2
     start = window.start_ns if window.start_ns is not None else ready
     end = last if window.end_ns is None else min(last, window.end_ns)
     in_window = action_t[(action_t >= start) & (action_t <= end)]
@@ -436,7 +445,7 @@ def _plan_ticks(window: _Window, period_ns: int, image_t: np.ndarray, joint_t: n
     if end < anchor:
         return np.zeros(0, np.int64)
     ticks = anchor + period_ns * np.arange((end - anchor) // period_ns + 1, dtype=np.int64)
-    return ticks[ticks >= ready]
+    return ticks[ticks + SAMPLE_TOLERANCE_NS >= ready]
 
 
 def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
@@ -488,14 +497,19 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
                       'than 2 control ticks with both an image and a joint state; skipped',
                       file=sys.stderr)
                 continue
-            plans.append((window, ticks, _latest_at_or_before(images.time_ns, ticks),
-                          _latest_at_or_before(joint_t, ticks)))
+            img_idx = _latest_at_or_before(images.time_ns, ticks)
+            joint_idx = _latest_at_or_before(joint_t, ticks)
+            _warn_stale(bag.label, window.task, ticks, images.time_ns[img_idx], 'image',
+                        period_ns)
+            _warn_stale(bag.label, window.task, ticks, joint_t[joint_idx], 'joint state',
+                        period_ns)
+            plans.append((window, ticks, img_idx, joint_idx))
         if not plans:
             raise DataError(bag.label, 'no episode with at least 2 control ticks holding both '
                             'an image and a joint state')
 
         # pass 2: decode exactly the frames the ticks use, squashed at once (bounded memory)
-        wanted = {images.index[i] for _, _, img_idx, _ in plans for i in img_idx.tolist()}
+        wanted = {images.values[i] for _, _, img_idx, _ in plans for i in img_idx.tolist()}
         frames = _decode_images(bag, image_topic, wanted, options.image_size)
     finally:
         bag.close()
@@ -505,7 +519,7 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
         states = np.stack([
             conventions.ee_state_from_joints(kin, joint_q[j, :-1], float(joint_q[j, -1]))
             for j in joint_idx.tolist()]).astype(np.float32)
-        step_actions = (_actions_in_effect(actions, ticks, window.start_ns)
+        step_actions = (_actions_in_effect(actions, ticks, period_ns, window.start_ns)
                         if actions is not None else None)
         if step_actions is None:
             if actions is not None and len(actions):
@@ -514,7 +528,7 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
                       file=sys.stderr)
             step_actions = conventions.relabel_actions_from_states(states)
         episodes.append(EpisodeData(
-            images=np.stack([frames[images.index[i]] for i in img_idx.tolist()]),
+            images=np.stack([frames[images.values[i]] for i in img_idx.tolist()]),
             task=window.task, source=bag.label, states=states,
             actions=step_actions.astype(np.float32),
             rewards=np.zeros(len(ticks) - 1, np.float32), success=window.success,
@@ -522,14 +536,27 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
     return episodes
 
 
-def _actions_in_effect(actions: _Stream, ticks: np.ndarray,
+def _warn_stale(label: str, task: str, ticks: np.ndarray, sample_t: np.ndarray, what: str,
+                period_ns: int) -> None:
+    """A tick served by a sample older than two periods means a dropout in that stream."""
+    age = ticks - sample_t
+    stale = int((age > 2 * period_ns).sum())
+    if stale:
+        print(f'warning: {label}: episode {task!r}: {stale} of {len(ticks)} ticks use a {what} '
+              f'older than {2 * period_ns / _NS:.2f} s (oldest {age.max() / _NS:.2f} s): '
+              'the stream has gaps', file=sys.stderr)
+
+
+def _actions_in_effect(actions: _Stream, ticks: np.ndarray, period_ns: int,
                        start_ns: int | None) -> np.ndarray | None:
-    """Action of step k = the last action message before tick k+1. None when step 0 has no
-    action inside the episode (an earlier episode's command is not this one's): the caller
-    then derives the episode's actions from its states."""
+    """Action of step k = the last action message up to half a period after tick k: the
+    command issued in response to obs k (published at the tick, give or take latency and
+    jitter) that moved the robot to obs k+1. None when step 0 has no action inside the
+    episode (an earlier episode's command is not this one's): the caller then derives the
+    episode's actions from its states."""
     if not len(actions):
         return None
-    last = np.searchsorted(actions.time_ns, ticks[1:], side='left') - 1
+    last = np.searchsorted(actions.time_ns, ticks[:-1] + period_ns // 2, side='right') - 1
     first_allowed = 0 if start_ns is None else int(
         np.searchsorted(actions.time_ns, start_ns, side='left'))
     if last[0] < first_allowed:
@@ -537,19 +564,21 @@ def _actions_in_effect(actions: _Stream, ticks: np.ndarray,
     return np.stack([actions.values[i] for i in last.tolist()])
 
 
-def _decode_images(bag: _BagReader, topic: str, wanted: set[int],
-                   size: int) -> dict[int, np.ndarray]:
-    frames: dict[int, np.ndarray] = {}
-    for index, raw, msgtype in bag.raw_messages(topic):
-        if index not in wanted:
+def _decode_images(bag: _BagReader, topic: str, wanted: set[tuple[int, int]],
+                   size: int) -> dict[tuple[int, int], np.ndarray]:
+    """Pass 2: decode and squash the frames whose (log time, stamp) the ticks selected."""
+    frames: dict[tuple[int, int], np.ndarray] = {}
+    for index, log_ns, raw, msgtype in bag.raw_messages(topic):
+        msg = bag.deserialize(raw, msgtype, topic, index)  # cheap: payload is not copied
+        key = (log_ns, _header_stamp_ns(msg))
+        if key not in wanted or key in frames:
             continue
-        msg = bag.deserialize(raw, msgtype, topic, index)
         try:
             rgb = (compressed_image_to_rgb(msg) if msgtype == rosbag_io.COMPRESSED_IMAGE_TYPE
                    else image_msg_to_rgb(msg))
         except ValueError as exc:
             raise DataError(bag.label, f'{topic} message {index}: {exc}') from None
-        frames[index] = squash_resize(rgb, size)
+        frames[key] = squash_resize(rgb, size)
     if len(frames) != len(wanted):
         raise DataError(bag.label, f'{topic}: {len(wanted) - len(frames)} image messages read '
                         'in the first pass were missing in the second')

@@ -107,6 +107,11 @@ def parse_episode_event(text: str) -> dict[str, Any]:
 _STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 
 
+def _to_ns(t_sec: float) -> int:
+    sec, nanosec = seconds_to_stamp_fields(t_sec)
+    return sec * 1_000_000_000 + nanosec
+
+
 class DemoBagWriter:
     """Write robot demos to a new rosbag2 folder, with the conventions above.
 
@@ -155,9 +160,13 @@ class DemoBagWriter:
                                              dir=self.path.parent))
         # The inner folder carries the final name: rosbags names the storage file after it
         # (<name>/<name>.mcap), so the renamed bag looks exactly like a recorded one.
-        self._writer = Writer(self._tmpdir / self.path.name, version=self.version,
-                              storage_plugin=_STORAGES[self.storage])
-        self._writer.open()
+        try:
+            self._writer = Writer(self._tmpdir / self.path.name, version=self.version,
+                                  storage_plugin=_STORAGES[self.storage])
+            self._writer.open()
+        except BaseException:
+            self.abort()
+            raise
         return self
 
     def close(self) -> None:
@@ -219,9 +228,11 @@ class DemoBagWriter:
 
     def write_message(self, topic: str, msgtype: str, t_sec: float, msg: Any) -> None:
         """Serialise `msg` (a typestore message) on `topic`, logged at t_sec + offset."""
-        log_ns = int(round((float(t_sec) + self.log_time_offset) * 1e9))
+        # Integer nanoseconds: a float sum with a wall-clock offset (~1.7e9 s) would round the
+        # stamps' sub-microsecond part differently for every message.
+        log_ns = _to_ns(t_sec) + _to_ns(self.log_time_offset)
         if log_ns < 0:
-            raise ValueError(f'log time {t_sec + self.log_time_offset} s is negative')
+            raise ValueError(f'log time {log_ns} ns is negative')
         connection = self._connection(topic, msgtype)
         assert self._writer is not None
         self._writer.write(connection, log_ns, self.typestore.serialize_cdr(msg, msgtype))

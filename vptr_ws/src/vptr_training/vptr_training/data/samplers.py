@@ -168,9 +168,12 @@ class _RobotSource:
     """Per-store arrays aligned with the store's global step index."""
 
     def __init__(self, store: Any, task_index: dict[str, int], n_success_steps: int,
-                 split: str | None) -> None:
+                 split: str | None, sampled: bool) -> None:
         self.store = store
-        self.valid_idx, _ = _transition_index(store, split)
+        if sampled:
+            self.valid_idx, _ = _transition_index(store, split)
+        else:       # weight 0: only its task names matter, it may hold no training data
+            self.valid_idx = np.zeros(0, dtype=np.int64)
         num_steps = int(np.sum(store.episode_lengths))
         self.rewards = np.full(num_steps, -1.0, dtype=np.float32)
         self.terminals = np.zeros(num_steps, dtype=np.float32)
@@ -215,13 +218,17 @@ class CQLSampler(_CountedBatchStream):
         self.weights = weights / weights.sum()
         self.batch_size = int(batch_size)
         # Stores with weight 0 are still checked (their tasks must be known) but never read.
-        self.sources = [_RobotSource(store, task_index, n_success_steps, split)
-                        for store, _ in stores]
+        self.sources = [_RobotSource(store, task_index, n_success_steps, split, weight > 0)
+                        for (store, _), weight in zip(stores, self.weights)]
 
     def sample_indices(self, batch_number: int) -> tuple[np.ndarray, np.ndarray]:
-        """(which store, global index within that store) for each element of a batch."""
+        """(which store, global index within that store) for each element of a batch.
+
+        Elements come grouped by store (store 0's first): each store's rows are then one
+        contiguous gather and the batch needs no scatter copy. The order inside a batch
+        carries no meaning for the losses."""
         rng = _rng_for_batch(self.seed, self.rank, batch_number)
-        which = rng.choice(len(self.sources), size=self.batch_size, p=self.weights)
+        which = np.sort(rng.choice(len(self.sources), size=self.batch_size, p=self.weights))
         u = rng.random(self.batch_size)
         idx = np.empty(self.batch_size, dtype=np.int64)
         for s, source in enumerate(self.sources):
@@ -231,31 +238,25 @@ class CQLSampler(_CountedBatchStream):
 
     def sample_batch(self, batch_number: int) -> Batch:
         which, idx = self.sample_indices(batch_number)
-        size, image = self.batch_size, self.image_size
-        out = {
-            'observations': np.empty((size, image, image, 3), np.uint8),
-            'next_observations': np.empty((size, image, image, 3), np.uint8),
-            'states': np.empty((size, 7), np.float32),
-            'next_states': np.empty((size, 7), np.float32),
-            'actions': np.empty((size, 7), np.float32),
-            'rewards': np.empty(size, np.float32),
-            'masks': np.empty(size, np.float32),
-            'task_ids': np.empty(size, np.int64),
-        }
+        parts: dict[str, list[np.ndarray]] = {}
         for s, source in enumerate(self.sources):
-            sel = np.flatnonzero(which == s)
-            if sel.size == 0:
+            i = idx[which == s]
+            if i.size == 0:
                 continue
-            i, store = idx[sel], source.store
-            out['observations'][sel] = store.gather('images', i)
-            out['next_observations'][sel] = store.gather('images', i + 1)
-            out['states'][sel] = store.gather('states', i)
-            out['next_states'][sel] = store.gather('states', i + 1)
-            out['actions'][sel] = scale_action(store.gather_actions(i))
-            out['rewards'][sel] = source.rewards[i]
-            out['masks'][sel] = 1.0 - source.terminals[i]
-            out['task_ids'][sel] = source.task_ids[i]
-        return out
+            store = source.store
+            for key, value in (
+                    ('observations', store.gather('images', i)),
+                    ('next_observations', store.gather('images', i + 1)),
+                    ('states', store.gather('states', i).astype(np.float32, copy=False)),
+                    ('next_states',
+                     store.gather('states', i + 1).astype(np.float32, copy=False)),
+                    ('actions', scale_action(store.gather_actions(i))),
+                    ('rewards', source.rewards[i]),
+                    ('masks', 1.0 - source.terminals[i]),
+                    ('task_ids', source.task_ids[i])):
+                parts.setdefault(key, []).append(value)
+        return {key: values[0] if len(values) == 1 else np.concatenate(values)
+                for key, values in parts.items()}
 
 
 class BatchLoader:

@@ -14,6 +14,7 @@ import argparse
 import csv
 import functools
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,11 +73,15 @@ def find_units(src: Path) -> list[VideoUnit]:
         raise DataError(src, 'not a video file (expected one of '
                         f'{", ".join(VIDEO_EXTENSIONS)}) or a {MANIFEST}')
     units: list[VideoUnit] = []
-    for path in sorted(src.rglob('*')):
-        if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
-            units.append(VideoUnit(str(path), _task_of(path, src)))
-        elif path.name == MANIFEST:
-            units.extend(_manifest_units(path))
+    for folder, dirs, files in os.walk(src):
+        # hidden names are temporaries of interrupted writers (e.g. `vptr sim generate`)
+        dirs[:] = sorted(d for d in dirs if not d.startswith('.'))
+        for name in sorted(f for f in files if not f.startswith('.')):
+            path = Path(folder) / name
+            if path.suffix.lower() in VIDEO_EXTENSIONS:
+                units.append(VideoUnit(str(path), _task_of(path, src)))
+            elif name == MANIFEST:
+                units.extend(_manifest_units(path))
     if not units:
         raise DataError(src, f'no video files ({", ".join(VIDEO_EXTENSIONS)}) or '
                         f'{MANIFEST} found')
@@ -127,6 +132,26 @@ def _resample_keep(t: float, next_t: float, period: float,
     return False, next_t
 
 
+def preshrink(image: np.ndarray) -> np.ndarray:
+    """Shrink a large frame by an integer factor before `center_crop_resize_video`.
+
+    An integer-factor INTER_AREA resize is an exact box filter and takes OpenCV's fast
+    path, while the general non-integer area resize of a full HD frame to short side 256
+    costs ~3x more (measured: 1080p 24 ms -> 9 ms per frame). The short side stays >= 256,
+    so `center_crop_resize_video` still does the final anti-aliased steps; the result
+    differs from resizing the full frame by about 2 grey levels on average. Frames with a
+    short side below 512 are passed through untouched (bit-identical preprocessing).
+    """
+    import cv2
+    from vptr_training.robot.image import VIDEO_SHORT_SIDE
+
+    h, w = image.shape[:2]
+    factor = min(h, w) // VIDEO_SHORT_SIDE
+    if factor < 2:
+        return image
+    return cv2.resize(image, (w // factor, h // factor), interpolation=cv2.INTER_AREA)
+
+
 def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Decode a video at `fps` -> (frames (N,size,size,3) uint8, timestamps (N,) seconds)."""
     import cv2
@@ -167,7 +192,8 @@ def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarr
                 bgr = cv2.cvtColor(bgr, cv2.COLOR_GRAY2BGR)
             # Resize before the colour swap (per-channel ops commute): converting a
             # 128x128 frame is far cheaper than a full-resolution one.
-            frames.append(center_crop_resize_video(np.ascontiguousarray(bgr), size)[..., ::-1])
+            small = center_crop_resize_video(preshrink(np.ascontiguousarray(bgr)), size)
+            frames.append(small[..., ::-1])
             times.append(t)
     finally:
         cap.release()
@@ -207,7 +233,7 @@ def decode_frame_folder(unit: VideoUnit, fps: float, source_fps: float,
         t = i / source_fps
         keep, next_t = _resample_keep(t, next_t, period, 0.5 / source_fps)
         if keep:
-            frames.append(center_crop_resize_video(read_image_rgb(path), size))
+            frames.append(center_crop_resize_video(preshrink(read_image_rgb(path)), size))
             times.append(t)
     return np.stack(frames), np.asarray(times, np.float64)
 

@@ -12,6 +12,7 @@ and `yuv422_yuy2` is YUYV (what usb_cam publishes for its `yuyv` pixel format).
 """
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import cv2
@@ -38,6 +39,11 @@ _YUV422_CODES: dict[str, int] = {
     'uyvy': cv2.COLOR_YUV2RGB_UYVY,
     'yuv422_yuy2': cv2.COLOR_YUV2RGB_YUYV,
     'yuyv': cv2.COLOR_YUV2RGB_YUYV,
+}
+# (is BGR order, channels) -> OpenCV conversion to RGB; absent: already RGB
+_TO_RGB_CODES: dict[tuple[bool, int], int] = {
+    (False, 1): cv2.COLOR_GRAY2RGB, (True, 1): cv2.COLOR_GRAY2RGB,
+    (False, 4): cv2.COLOR_RGBA2RGB, (True, 4): cv2.COLOR_BGRA2RGB, (True, 3): cv2.COLOR_BGR2RGB,
 }
 SUPPORTED_IMAGE_ENCODINGS: tuple[str, ...] = tuple(sorted([*_RAW_LAYOUTS, *_YUV422_CODES]))
 
@@ -99,14 +105,13 @@ def image_msg_to_rgb(msg: Any) -> np.ndarray:
         wide = np.ascontiguousarray(rows).view(dtype).reshape(height, width, channels)
         pixels = (wide >> 8).astype(np.uint8)  # keep the high byte: full range -> 0..255
     else:
-        pixels = rows.reshape(height, width, channels)
-    if channels == 1:
-        return np.repeat(pixels, 3, axis=2)
-    if key.startswith('bgr'):
-        pixels = pixels[:, :, 2::-1]  # BGR(A) -> RGB, alpha dropped
-    else:
-        pixels = pixels[:, :, :3]
-    return np.ascontiguousarray(pixels)
+        pixels = rows.reshape(height, width, channels)  # still a view on the message
+    # cv2.cvtColor rather than a reversed-stride numpy copy: measured 6 ms -> well under
+    # 1 ms per 640x480 bgr8 frame (bench/bench_data_rosbag.py).
+    code = _TO_RGB_CODES.get((key.startswith('bgr'), channels))
+    if code is None:  # rgb8: one copy, contiguous and never aliasing the message's buffer
+        return np.array(pixels, copy=True)
+    return cv2.cvtColor(np.ascontiguousarray(pixels), code)
 
 
 def compressed_image_to_rgb(msg: Any) -> np.ndarray:
@@ -158,9 +163,14 @@ def stamp_to_seconds(stamp: Any) -> float:
 
 
 def seconds_to_stamp_fields(t_sec: float) -> tuple[int, int]:
-    """float seconds -> (sec, nanosec) as a builtin_interfaces/Time holds them."""
-    total_ns = int(round(float(t_sec) * 1e9))
-    sec, nanosec = divmod(total_ns, 1_000_000_000)
+    """float seconds -> (sec, nanosec) as a builtin_interfaces/Time holds them.
+
+    Whole and fractional seconds are split before scaling: t * 1e9 for wall-clock times
+    (~1.7e18 ns) exceeds float64's exact integers and would lose ~100 ns.
+    """
+    whole = math.floor(float(t_sec))
+    nanosec = int(round((float(t_sec) - whole) * 1e9))
+    sec, nanosec = whole + nanosec // 1_000_000_000, nanosec % 1_000_000_000
     return int(sec), int(nanosec)
 
 

@@ -45,6 +45,7 @@ FINGER_SPEED = 0.15           # m/s of the finger goal
 GRIPPER_THRESHOLD = 0.5
 SETTLE_TIME = 0.3             # s of physics after a reset, so objects come to rest
 CAMERA_ASPECT = 4.0 / 3.0     # 640x480
+CTRL_TICK_SECONDS = 0.01      # servo goals are updated every 10 ms
 
 
 class WidowXSimEnv(gym.Env):
@@ -97,7 +98,7 @@ class WidowXSimEnv(gym.Env):
         self._steps = 0
         self.layout = Layout()
         self.appearance: Appearance | None = None
-        self._start_opening = 0.0
+        self.episode_id = 0  # counts resets (experts re-plan on a new episode)
         # Optional per-physics-tick observer (joint-state recording for rosbags).
         self.tick_callback: Callable[[float], None] | None = None
 
@@ -151,7 +152,7 @@ class WidowXSimEnv(gym.Env):
         self.data.time = 0.0
         self._target6 = RESET_STATE6.copy()
         self._steps = 0
-        self._start_opening = self.drawer_opening() if self.scene.drawer else 0.0
+        self.episode_id += 1
         return self._observation(), self._info(ik_ok=True)
 
     def step(self, action: np.ndarray) -> tuple[dict[str, np.ndarray], float, bool, bool,
@@ -206,18 +207,22 @@ class WidowXSimEnv(gym.Env):
         self._target6 = pose_to_state6(self.kin.fk(q))
 
     def advance(self, seconds: float) -> None:
-        """Run the physics for `seconds`, moving servo goals at their speed limits."""
+        """Run the physics for `seconds` (10 ms resolution), moving servo goals at their
+        speed limits."""
         m, d = self.model, self.data
-        dt = m.opt.timestep
-        arm_step = self.kin.velocity_limits * dt
-        finger_step = FINGER_SPEED * dt
-        for _ in range(max(0, int(round(seconds / dt)))):
+        # Servo goals are updated every 10 ms and the physics in between runs inside MuJoCo
+        # (nstep), which keeps Python out of the inner loop.
+        substeps = max(1, int(round(CTRL_TICK_SECONDS / m.opt.timestep)))
+        tick = substeps * m.opt.timestep
+        arm_step = self.kin.velocity_limits * tick
+        finger_step = FINGER_SPEED * tick
+        for _ in range(max(0, int(round(seconds / tick)))):
             ctrl = d.ctrl[self._arm_act]
             d.ctrl[self._arm_act] = ctrl + np.clip(self._arm_goal - ctrl, -arm_step, arm_step)
-            left = d.ctrl[self._finger_act[0]]
+            left = float(d.ctrl[self._finger_act[0]])
             left += float(np.clip(self._finger_goal - left, -finger_step, finger_step))
             d.ctrl[self._finger_act] = (left, -left)
-            mujoco.mj_step(m, d)
+            mujoco.mj_step(m, d, nstep=substeps)
             if self.tick_callback is not None:
                 self.tick_callback(d.time)
 
@@ -279,7 +284,7 @@ class WidowXSimEnv(gym.Env):
         return False
 
     def success(self) -> bool:
-        return task_success(self.task, self, self._start_opening)
+        return task_success(self.task, self)
 
     # ------------------------------------------------------------------ internals
     def _observation(self) -> dict[str, np.ndarray]:
@@ -315,14 +320,14 @@ class WidowXSimEnv(gym.Env):
                 x, y, yaw = layout.objects[name]
                 z = OBJECTS[name].rest_z + 0.002
             else:  # parked on the floor, out of view
-                x, y, yaw = sim_model.PARK_X + 0.15 * i, 0.0, 0.0
-                z = sim_model.FLOOR_Z + 0.05
+                (x, y, z), yaw = sim_model.park_object(i), 0.0
             d.qpos[adr:adr + 3] = (x, y, z)
             d.qpos[adr + 3:adr + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
         for i, name in enumerate(self.scene.containers):
-            x, y = layout.containers.get(name, (sim_model.PARK_X + 0.3 * i, 1.0))
-            z = 0.0 if name in layout.containers else sim_model.FLOOR_Z
-            m.body_pos[self._cont_body[name]] = (x, y, z)
+            if name in layout.containers:
+                m.body_pos[self._cont_body[name]] = (*layout.containers[name], 0.0)
+            else:
+                m.body_pos[self._cont_body[name]] = sim_model.park_container(i)
         if self.scene.drawer and layout.cabinet is not None:
             m.body_pos[self._cabinet_body] = (*layout.cabinet, 0.0)
             d.qpos[self._drawer_qadr] = layout.drawer_opening

@@ -40,15 +40,29 @@ TABLE_GEOM = 'table_top'
 # (0.015 m per finger) leaves a 14 mm gap, an open one (0.037 m) 58 mm.
 FINGER_FACE_INSET = 0.008
 FINGER_PAD_HALF = (0.02, 0.005, 0.011)  # along the gripper, closing direction, width
-TIMESTEP = 0.002  # s; 100 physics steps per 5 Hz control step
-PARK_X = 3.0      # where unused free objects wait (on the floor, out of view)
+TIMESTEP = 0.002  # s; 100 physics steps per 5 Hz control step (0.004 drops cubes)
 FLOOR_Z = -0.75   # floor under the table
+# Unused bodies wait on a shelf inside the (opaque, visual-only) table leg: hidden from
+# every viewpoint, and cheap (a far-away floor would cost render time and show up).
+PARK_Z = -0.4
 
-# Camera like Bridge's fixed over-the-shoulder camera: above and beside the robot,
-# looking down at the workspace, 640x480 (4:3) with a ~ 60 deg vertical field of view.
-CAMERA_POS = np.array([-0.08, -0.38, 0.52])
-CAMERA_TARGET = np.array([0.32, 0.04, 0.0])
-CAMERA_FOVY = 55.0
+
+def park_object(index: int) -> np.ndarray:
+    """Resting place (x, y, z of the body origin + 5 cm) of unused free object `index`."""
+    return np.array([-0.02 + 0.07 * (index % 10), -0.05 + 0.08 * (index // 10), PARK_Z + 0.05])
+
+
+def park_container(index: int) -> np.ndarray:
+    return np.array([0.0 + 0.2 * index, 0.32, PARK_Z])
+
+
+PARK_CABINET = np.array([0.3, -0.25, PARK_Z])
+
+# Fixed camera like Bridge's: elevated, across the table and to the side, looking down
+# at the workspace with the arm coming in from the top of the image; 640x480 (4:3).
+CAMERA_POS = np.array([0.62, -0.52, 0.62])
+CAMERA_TARGET = np.array([0.26, 0.04, 0.06])
+CAMERA_FOVY = 52.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +104,7 @@ class ContainerSpec:
     radius: float             # footprint, for placement
     inner_radius: float
     height: float             # top of the rim / surface above the table
+    floor: float              # where a placed object rests (above the table)
     rgba: tuple[float, float, float, float] = (0.9, 0.9, 0.9, 1.0)
 
 
@@ -162,17 +177,17 @@ VIDEO_ONLY_OBJECTS: dict[str, ObjectSpec] = {o.name: o for o in (
 
 CONTAINERS: dict[str, ContainerSpec] = {c.name: c for c in (
     ContainerSpec('plate', 'plate', 'on', 'plate', radius=0.075, inner_radius=0.055,
-                  height=0.006, rgba=(0.92, 0.92, 0.88, 1)),
+                  height=0.006, floor=0.006, rgba=(0.92, 0.92, 0.88, 1)),
     ContainerSpec('bowl', 'bowl', 'in', 'bowl', radius=0.08, inner_radius=0.052,
-                  height=0.04, rgba=(0.2, 0.45, 0.8, 1)),
+                  height=0.04, floor=0.006, rgba=(0.2, 0.45, 0.8, 1)),
     ContainerSpec('towel', 'towel', 'on', 'towel', radius=0.075, inner_radius=0.055,
-                  height=0.004, rgba=(0.3, 0.3, 0.75, 1)),
+                  height=0.004, floor=0.004, rgba=(0.3, 0.3, 0.75, 1)),
 )}
 
 # Drawer cabinet (front faces the robot, -x). Dimensions in metres.
 DRAWER_TRAVEL = 0.09
 CABINET_HALF = (0.07, 0.09, 0.045)       # depth (x), width (y), height (z)
-HANDLE_OFFSET = 0.03                      # how far the handle bar stands off the front
+HANDLE_OFFSET = 0.045                     # how far the handle bar stands off the front
 HANDLE_Z = 0.045                          # handle height above the table
 
 
@@ -203,7 +218,7 @@ def matrix_to_quat(R: np.ndarray) -> np.ndarray:
 
 
 def _fmt(values: Sequence[float]) -> str:
-    return ' '.join(f'{float(v):.6g}' for v in values)
+    return ' '.join(f'{float(v):.10g}' for v in values)
 
 
 def _geom_xml(g: GeomSpec, name: str, rgba: Sequence[float], extra: str = '') -> str:
@@ -254,6 +269,8 @@ def _arm_xml() -> str:
                         rgba="0.08 0.08 0.08 1" class="gripper"/>
                   <site name="{EE_SITE}" pos="{ee_x - 0.36475:.6f} 0 0" size="0.004"
                         rgba="1 0 0 0"/>
+                  <geom type="box" size="0.008 0.036 0.01" pos="0.055 0 0"
+                        rgba="0.2 0.2 0.2 1" {visual}/>
                   <body name="left_finger_link" pos="0 0 0" gravcomp="1">
                     <joint name="left_finger" type="slide" axis="0 1 0"
                            range="{lo} {hi}" damping="5"/>
@@ -303,7 +320,7 @@ def _object_xml(spec: ObjectSpec, index: int) -> str:
         _geom_xml(g, f'{spec.name}_g{i}', spec.rgba, 'class="object"')
         for i, g in enumerate(spec.geoms))
     return f'''
-    <body name="obj_{spec.name}" pos="{PARK_X + 0.15 * index} 0 {FLOOR_Z + 0.1}">
+    <body name="obj_{spec.name}" pos="{_fmt(park_object(index))}">
       <freejoint name="obj_{spec.name}_joint"/>
       <inertial pos="0 0 0" mass="{spec.mass}" diaginertia="2e-5 2e-5 2e-5"/>
       {geoms}
@@ -339,7 +356,7 @@ def _container_xml(spec: ContainerSpec, index: int) -> str:
                 f'rgba="{_fmt(spec.rgba)}" class="object"/>')
     body = '\n      '.join(parts)
     return f'''
-    <body name="{name}" pos="{PARK_X + 0.3 * index} 1.0 {FLOOR_Z}">
+    <body name="{name}" pos="{_fmt(park_container(index))}">
       {body}
     </body>'''
 
@@ -351,7 +368,7 @@ def _drawer_xml() -> str:
     front = '0.7 0.55 0.35 1'
     # Cabinet origin: centre of its footprint on the table. The drawer slides along -x.
     return f'''
-    <body name="cabinet" pos="{PARK_X} -1.0 {FLOOR_Z}">
+    <body name="cabinet" pos="{_fmt(PARK_CABINET)}">
       <geom name="cab_top" type="box" size="{dx} {dy} {wall}" pos="0 0 {2 * dz - wall}"
             rgba="{grey}" class="object"/>
       <geom name="cab_left" type="box" size="{dx} {wall} {dz}" pos="0 {dy - wall} {dz}"
@@ -384,20 +401,30 @@ def _drawer_xml() -> str:
 
 
 def _hand_xml() -> str:
-    """A floating two-finger 'human hand' (mocap palm + two capsule fingers), no arm."""
+    """A floating two-finger 'human hand' (mocap palm, thumb and index on slides), no arm.
+
+    The human videos animate it kinematically (qpos / mocap_pos, no physics)."""
     skin = '0.87 0.67 0.55 1'
     return f'''
     <body name="hand" mocap="true" pos="0.3 0 0.3">
-      <geom name="hand_palm" type="ellipsoid" size="0.045 0.035 0.015" pos="0 0 0.05"
+      <geom name="hand_palm" type="ellipsoid" size="0.035 0.05 0.018" pos="0 0 0.065"
             rgba="{skin}" class="visual"/>
-      <geom name="hand_wrist" type="capsule" size="0.022" fromto="0 0 0.06 -0.06 0 0.16"
+      <geom name="hand_wrist" type="capsule" size="0.024" fromto="-0.01 0 0.075 -0.09 0 0.2"
             rgba="{skin}" class="visual"/>
-      <geom name="hand_thumb" type="capsule" size="0.009" fromto="0 -0.03 0.045 0 -0.03 0.0"
-            rgba="{skin}" class="visual"/>
-      <geom name="hand_index" type="capsule" size="0.009" fromto="0 0.03 0.045 0 0.03 0.0"
-            rgba="{skin}" class="visual"/>
-      <geom name="hand_middle" type="capsule" size="0.009" fromto="0.02 0.028 0.045 0.02 0.02 0.0"
-            rgba="{skin}" class="visual"/>
+      <geom name="hand_knuckles" type="capsule" size="0.012"
+            fromto="0.02 -0.03 0.05 0.02 0.03 0.05" rgba="{skin}" class="visual"/>
+      <body name="thumb" pos="0 0 0">
+        <joint name="thumb_slide" type="slide" axis="0 1 0" range="-0.05 0"/>
+        <geom name="hand_thumb" type="capsule" size="0.0095"
+              fromto="0 -0.005 0.055 0 -0.005 0.005" rgba="{skin}" class="visual"/>
+      </body>
+      <body name="index" pos="0 0 0">
+        <joint name="index_slide" type="slide" axis="0 1 0" range="0 0.05"/>
+        <geom name="hand_index" type="capsule" size="0.009"
+              fromto="0.012 0.005 0.055 0.012 0.005 0.0" rgba="{skin}" class="visual"/>
+        <geom name="hand_middle" type="capsule" size="0.009"
+              fromto="-0.008 0.008 0.055 -0.008 0.008 0.004" rgba="{skin}" class="visual"/>
+      </body>
     </body>'''
 
 
@@ -433,7 +460,9 @@ def build_scene_xml(scene: SceneSpec) -> str:
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="10"/>
   <visual>
-    <quality shadowsize="0"/>
+    <!-- No shadows and coarse curved primitives: software GL (llvmpipe) renders the
+         128 px observation in a few ms this way. -->
+    <quality shadowsize="0" numslices="12" numstacks="6" numquads="1"/>
     <global offwidth="640" offheight="480"/>
     <headlight ambient="0.25 0.25 0.25" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
   </visual>
@@ -455,14 +484,19 @@ def build_scene_xml(scene: SceneSpec) -> str:
            diffuse="0.55 0.55 0.55" specular="0.1 0.1 0.1" castshadow="false"/>
     <light name="fill" pos="0.6 0.5 0.8" dir="-0.3 -0.4 -1" directional="true"
            diffuse="0.25 0.25 0.25" specular="0 0 0" castshadow="false"/>
-    <geom name="floor" type="plane" size="10 10 0.1" pos="0 0 {FLOOR_Z}" rgba="0.3 0.3 0.3 1"
-          class="object"/>
+    <geom name="floor" type="box" size="3 3 0.01" pos="0.3 0 {FLOOR_Z - 0.01}"
+          rgba="0.42 0.4 0.38 1" class="visual"/>
+    <!-- Parking shelf for unused bodies, inside the table leg (see PARK_Z). -->
+    <geom name="parking" type="box" size="0.38 0.43 0.01" pos="0.3 0.05 {PARK_Z - 0.01}"
+          rgba="0.3 0.3 0.3 1" class="object"/>
     <geom name="{TABLE_GEOM}" type="box" size="0.45 0.5 0.02" pos="0.3 0.05 -0.02"
           rgba="0.62 0.5 0.38 1" class="object"/>
     <geom name="table_leg" type="box" size="0.4 0.45 {(-FLOOR_Z - 0.04) / 2}"
           pos="0.3 0.05 {(FLOOR_Z - 0.04) / 2}" rgba="0.4 0.3 0.2 1" class="visual"/>
-    <geom name="backdrop" type="box" size="0.02 1.0 0.5" pos="1.0 0 0.2"
-          rgba="0.85 0.85 0.8 1" class="visual"/>
+    <geom name="back_wall" type="box" size="0.02 1.2 0.6" pos="-0.4 0.1 0.1"
+          rgba="0.82 0.82 0.78 1" class="visual"/>
+    <geom name="side_wall" type="box" size="1.0 0.02 0.6" pos="0.4 0.75 0.1"
+          rgba="0.78 0.8 0.82 1" class="visual"/>
     <camera name="{CAMERA}" pos="{_fmt(CAMERA_POS)}" quat="{_fmt(cam_quat)}"
             fovy="{CAMERA_FOVY}"/>
     {''.join(bodies)}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -30,12 +31,15 @@ NEW_DISTRACTORS = ('pepper', 'star', 'tower', 'donut')
 # Table area where objects and receptacles are placed (centres, base frame, metres).
 TABLE_ZONE_LOW = np.array([0.20, -0.15])
 TABLE_ZONE_HIGH = np.array([0.42, 0.20])
+# Distractors may also sit where the arm does not need to reach.
+DISTRACTOR_ZONE_LOW = np.array([0.16, -0.22])
+DISTRACTOR_ZONE_HIGH = np.array([0.44, 0.27])
 # Held-out region for the task object under 'new_positions' (never used in training).
 HELD_OUT_LOW = np.array([0.35, -0.15])
 HELD_OUT_HIGH = np.array([0.42, -0.06])
 # Cabinet (drawer tasks): x of the closed drawer front, y of the centre.
 CABINET_FRONT_X = (0.33, 0.37)
-CABINET_Y_SEEN = (-0.08, 0.06)
+CABINET_Y_SEEN = (-0.06, 0.06)
 CABINET_Y_HELD_OUT = (0.09, 0.13)
 
 PLACEMENT_TRIES = 200
@@ -161,8 +165,8 @@ def sample_layout(task: TaskSpec, condition: str, rng: np.random.Generator,
         else:
             xy = _place_disc(rng, taken, spec.radius, TABLE_ZONE_LOW, TABLE_ZONE_HIGH,
                              task.obj, True, tries)
-        layout.objects[task.obj] = (float(xy[0]), float(xy[1]), float(rng.uniform(-math.pi,
-                                                                                   math.pi)))
+        layout.objects[task.obj] = (float(xy[0]), float(xy[1]),
+                                    float(rng.uniform(-math.pi, math.pi)))
         cont = CONTAINERS[task.container]
         cxy = _place_disc(rng, taken, cont.radius, TABLE_ZONE_LOW, TABLE_ZONE_HIGH,
                           task.container, False, tries)
@@ -185,10 +189,10 @@ def sample_layout(task: TaskSpec, condition: str, rng: np.random.Generator,
     for name in rng.permutation(np.array(pool))[:count]:
         name = str(name)
         spec = OBJECTS[name]
-        xy = _place_disc(rng, taken, spec.radius, TABLE_ZONE_LOW, TABLE_ZONE_HIGH,
+        xy = _place_disc(rng, taken, spec.radius, DISTRACTOR_ZONE_LOW, DISTRACTOR_ZONE_HIGH,
                          f'distractor {name}', False, tries)
-        layout.objects[name] = (float(xy[0]), float(xy[1]), float(rng.uniform(-math.pi,
-                                                                               math.pi)))
+        layout.objects[name] = (float(xy[0]), float(xy[1]),
+                                float(rng.uniform(-math.pi, math.pi)))
     return layout
 
 
@@ -220,7 +224,7 @@ def sample_appearance(rng: np.random.Generator) -> Appearance:
     )
 
 
-def task_success(task: TaskSpec, env: 'SuccessView', start_opening: float = 0.0) -> bool:
+def task_success(task: TaskSpec, env: 'SuccessView') -> bool:
     """Whether the task is done in the environment's current state.
 
     pick_place: the object rests inside the receptacle (xy within its inner radius, not
@@ -240,8 +244,13 @@ def task_success(task: TaskSpec, env: 'SuccessView', start_opening: float = 0.0)
     return env.drawer_opening() <= DRAWER_CLOSED_SUCCESS
 
 
-class SuccessView:  # pragma: no cover - the protocol task_success reads (WidowXSimEnv)
+class SuccessView(Protocol):
+    """What `task_success` reads from an environment (WidowXSimEnv implements it)."""
+
     def object_position(self, name: str) -> np.ndarray: ...
+
     def container_position(self, name: str) -> np.ndarray: ...
+
     def drawer_opening(self) -> float: ...
+
     def gripper_touching(self, name: str) -> bool: ...

@@ -1,0 +1,64 @@
+"""The whole V-PTR pipeline at micro scale: generate, convert, pre-train, train, fine-tune,
+evaluate, report. The same code path as `make demo`, with tiny sizes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _vptr(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONUNBUFFERED='1', MUJOCO_GL='egl', VPTR_TORCH_THREADS='1')
+    return subprocess.run([sys.executable, '-m', 'vptr_training.cli', *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=1100)
+
+
+@pytest.fixture(scope='module')
+def micro_demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo') / 'out'
+    result = _vptr('demo', '--preset', 'micro', '--out', str(out), '--workers', '1',
+                   cwd=REPO)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return out, result
+
+
+def test_micro_pipeline_runs_every_stage(micro_demo):
+    out, result = micro_demo
+    for store in ('prior', 'target', 'video'):
+        check = _vptr('data', 'validate', str(out / 'data' / 'stores' / store), cwd=REPO)
+        assert check.returncode == 0, check.stderr
+        info = json.loads(_vptr('data', 'info', str(out / 'data' / 'stores' / store),
+                                '--json', cwd=REPO).stdout)
+        assert info['episodes'] >= 1 and info['steps'] > info['episodes']
+    for method in ('vptr', 'ptr', 'bc'):
+        rows = json.loads((out / 'eval' / 'seed0' / method / 'eval.json').read_text())
+        assert [r['condition'] for r in rows] == ['seen', 'new_distractors']
+        assert all(0 <= r['successes'] <= r['episodes'] == 1 for r in rows)
+    report = (out / 'report.md').read_text()
+    assert '| V-PTR |' in report and '| PTR |' in report and '| BC |' in report
+    assert 'vptr data bridge' in report and 'vptr finetune' in report
+    assert 'V-PTR' in result.stdout  # the table is printed
+
+
+def test_micro_pipeline_second_run_is_cached(micro_demo):
+    out, _ = micro_demo
+    again = _vptr('demo', '--preset', 'micro', '--out', str(out), '--workers', '1', cwd=REPO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    step_lines = [line for line in again.stdout.splitlines() if line.startswith('[')]
+    assert step_lines and all(line.endswith(': cached') for line in step_lines)
+
+
+def test_vptr_finetune_starts_from_the_pretrained_encoder(micro_demo):
+    """Phase hand-over in the real pipeline: phase 2 starts from phase 1's encoder."""
+    from safetensors.numpy import load_file
+    out, _ = micro_demo
+    runs = out / 'runs' / 'seed0'
+    pre = load_file(str(next((runs / 'pretrain_icvf' / 'checkpoints').glob('step_*'))
+                        / 'model.safetensors'))
+    assert any(k.startswith('encoder.') for k in pre)
+    config = (next((runs / 'vptr_train' / 'checkpoints').glob('step_*')) / 'config.yaml')
+    assert 'pretrain_icvf' in config.read_text()

@@ -1,0 +1,172 @@
+"""Checks shared by the launch-file tests of both packages and tests/ (one module, no copies).
+
+Launch files are imported against fake_ros (the fake launch API must be installed), then:
+every argument has a description, finite-valued arguments have choices, includes of this
+repository's launch files pass only declared arguments and every required one, nodes name
+console scripts that exist and parameters their node declares.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import fake_ros
+
+REPO = Path(__file__).resolve().parents[4]
+PACKAGES = {
+    'vptr_policy': REPO / 'vptr_ws' / 'src' / 'vptr_policy',
+    'widowx_bringup': REPO / 'vptr_ws' / 'src' / 'widowx_bringup',
+    'vptr_training': REPO / 'vptr_ws' / 'src' / 'vptr_training',
+}
+# Arguments with a finite set of values anywhere in this repository: each must list them.
+FINITE_ARGUMENTS = {
+    'robot_model', 'action_mode', 'condition', 'storage', 'pixel_format', 'robot', 'source',
+    'use_sim', 'use_rviz', 'use_camera', 'autostart', 'image_is_compressed',
+    'publish_expert',
+}
+BOOLEAN = ['true', 'false']
+# Arguments of interbotix_xsarm_control/launch/xsarm_control.launch.py (humble branch).
+XSARM_CONTROL_ARGUMENTS = {
+    'robot_model', 'robot_name', 'use_rviz', 'motor_configs', 'mode_configs', 'load_configs',
+    'xs_driver_logging_level', 'use_sim', 'use_sim_time', 'base_link_frame', 'show_ar_tag',
+    'use_world_frame', 'external_urdf_loc', 'hardware_type', 'robot_description',
+}
+# Python module of each console script (from the packages' setup.py).
+EXECUTABLE_MODULES = {
+    ('vptr_policy', 'policy_node'): 'vptr_policy.policy_node',
+    ('widowx_bringup', 'sim_robot_node'): 'widowx_bringup.sim_robot_node',
+    ('widowx_bringup', 'keyboard_teleop'): 'widowx_bringup.keyboard_teleop',
+    ('widowx_bringup', 'scripted_collector'): 'widowx_bringup.scripted_collector',
+}
+
+
+def load(path: Path) -> Any:
+    module = fake_ros.load_launch_file(path, 'launch_' + re.sub(r'\W', '_', path.stem))
+    return module.generate_launch_description()
+
+
+def declared(description: Any) -> dict[str, Any]:
+    return {e.name: e for e in fake_ros.walk(description.entities)
+            if isinstance(e, fake_ros.DeclareLaunchArgument)}
+
+
+def defaults(description: Any) -> dict[str, str]:
+    """Launch configurations as they are with every argument at its default."""
+    values: dict[str, str] = {}
+    for name, argument in declared(description).items():
+        if argument.default_value is None:
+            values[name] = f'<{name}>'
+        else:
+            values[name] = fake_ros.evaluate(argument.default_value, values,
+                                             package_shares())
+    return values
+
+
+def argument_problems(description: Any) -> list[str]:
+    problems = []
+    for name, argument in declared(description).items():
+        if not (argument.description or '').strip():
+            problems.append(f'argument {name!r} has no description')
+        if name in FINITE_ARGUMENTS and not argument.choices:
+            problems.append(f'argument {name!r} takes finitely many values but lists no choices')
+        if isinstance(argument.default_value, str) and argument.default_value in BOOLEAN \
+                and sorted(argument.choices or []) != sorted(BOOLEAN):
+            problems.append(f'boolean argument {name!r} must have choices true/false')
+    return problems
+
+
+def package_shares() -> dict[str, str]:
+    return {name: str(path) for name, path in PACKAGES.items()}
+
+
+def include_problems(description: Any) -> list[str]:
+    """Includes must pass declared arguments only, and all required ones."""
+    problems = []
+    configurations = defaults(description)
+    for include in fake_ros.walk(description.entities):
+        if not isinstance(include, fake_ros.IncludeLaunchDescription):
+            continue
+        location = fake_ros.evaluate(include.launch_description_source.location,
+                                     configurations, package_shares())
+        passed = {fake_ros.evaluate(k, configurations) for k, _ in include.launch_arguments}
+        if location.endswith('interbotix_xsarm_control/launch/xsarm_control.launch.py'):
+            unknown = passed - XSARM_CONTROL_ARGUMENTS
+            if unknown:
+                problems.append(f'xsarm_control.launch.py has no arguments {sorted(unknown)}')
+            if 'robot_model' not in passed:
+                problems.append('xsarm_control.launch.py needs robot_model')
+            continue
+        path = Path(location)
+        if not path.is_file() or not str(path).startswith(str(REPO)):
+            problems.append(f'included launch file {location} is not in this repository')
+            continue
+        included = declared(load(path))
+        unknown = passed - set(included)
+        if unknown:
+            problems.append(f'{path.name} does not declare {sorted(unknown)}')
+        missing = {n for n, a in included.items() if a.default_value is None} - passed
+        if missing:
+            problems.append(f'{path.name} requires {sorted(missing)}')
+    return problems
+
+
+def node_problems(description: Any) -> list[str]:
+    """Nodes of this repository: the executable exists, parameters are declared by it."""
+    problems = []
+    for node in fake_ros.walk(description.entities):
+        if not isinstance(node, fake_ros.RosNode) or node.package not in PACKAGES:
+            continue
+        setup_text = (PACKAGES[node.package] / 'setup.py').read_text()
+        if f"'{node.executable} = " not in setup_text:
+            problems.append(f'{node.package} has no console script {node.executable!r}')
+            continue
+        module = fake_ros.import_fresh(EXECUTABLE_MODULES[(node.package, node.executable)])
+        for entry in node.parameters:
+            if isinstance(entry, dict):
+                unknown = set(entry) - set(module.PARAMETERS)
+                if unknown:
+                    problems.append(f'{node.executable} declares no parameters '
+                                    f'{sorted(unknown)}')
+    return problems
+
+
+# ------------------------------------------------------------------ package.xml coverage
+
+# Python import name -> rosdep / package.xml key for third-party modules.
+PYTHON_TO_ROSDEP = {'numpy': 'python3-numpy', 'yaml': 'python3-yaml', 'cv2': 'python3-opencv',
+                    'torch': 'python3-torch'}
+
+
+def imported_modules(paths: list[Path]) -> set[str]:
+    """Top-level names of every import (module level and inside functions)."""
+    names = set()
+    for path in paths:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split('.')[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split('.')[0])
+    return names
+
+
+def package_dependencies(package_dir: Path) -> set[str]:
+    import xml.etree.ElementTree as ElementTree
+    root = ElementTree.parse(package_dir / 'package.xml').getroot()
+    tags = ('depend', 'exec_depend', 'build_export_depend')
+    return {element.text.strip() for tag in tags for element in root.iter(tag)}
+
+
+def missing_dependencies(package: str) -> set[str]:
+    package_dir = PACKAGES[package]
+    sources = sorted((package_dir / package).rglob('*.py'))
+    sources += sorted((package_dir / 'launch').glob('*.py'))
+    needed = set()
+    for name in imported_modules(sources):
+        if name in sys.stdlib_module_names or name == package or name == '__future__':
+            continue
+        needed.add(PYTHON_TO_ROSDEP.get(name, name))
+    return needed - package_dependencies(package_dir)

@@ -1,0 +1,104 @@
+"""The ROS side of a controller: sensor subscriptions in, Interbotix commands out.
+
+Shared by the policy node and the widowx_bringup teleop / collector nodes, which drive the
+same `PolicyController` with other action sources. Subscriptions use sensor-data QoS with
+depth 1 and keep only the latest message; images are decoded only when a step needs one.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+from rclpy.callback_groups import CallbackGroup
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image, JointState
+from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
+                                          joint_state_to_arrays, stamp_to_seconds)
+
+from vptr_policy.control import MODE_RUNNING, PolicyController, StepResult
+
+# Sensor-data QoS with depth 1: only the newest image / joint state matters to a 5 Hz loop.
+SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=ReliabilityPolicy.BEST_EFFORT,
+                        durability=DurabilityPolicy.VOLATILE)
+# Commands: reliable (the driver must see every goal), latest only.
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+
+
+class ArmIO:
+    """Latest camera frame and joint state of one arm, and its command publishers."""
+
+    def __init__(self, node: Node, robot_name: str, arm_joint_names: list[str],
+                 image_topic: str, image_is_compressed: bool = False,
+                 gripper_efforts: tuple[float, float] = (250.0, -250.0),
+                 sensor_group: CallbackGroup | None = None) -> None:
+        self.node = node
+        self.joint_names = list(arm_joint_names) + ['left_finger']
+        self.gripper_efforts = (float(gripper_efforts[0]), float(gripper_efforts[1]))
+        self.decode_image: Callable[[Any], np.ndarray] = (
+            compressed_image_to_rgb if image_is_compressed else image_msg_to_rgb)
+        # Each callback swaps in one object (an atomic assignment), so a step running in
+        # another callback group / thread always reads a consistent message.
+        self.latest_image: Any = None
+        self.latest_joints: tuple[np.ndarray, float, float] | None = None
+        self.image_sub = node.create_subscription(
+            CompressedImage if image_is_compressed else Image, image_topic, self._on_image,
+            SENSOR_QOS, callback_group=sensor_group)
+        self.joint_sub = node.create_subscription(
+            JointState, f'/{robot_name}/joint_states', self._on_joint_state, SENSOR_QOS,
+            callback_group=sensor_group)
+        self.arm_pub = node.create_publisher(
+            JointGroupCommand, f'/{robot_name}/commands/joint_group', COMMAND_QOS)
+        self.gripper_pub = node.create_publisher(
+            JointSingleCommand, f'/{robot_name}/commands/joint_single', COMMAND_QOS)
+
+    def _on_image(self, msg: Any) -> None:
+        self.latest_image = msg   # decoded only when a step needs it
+
+    def _on_joint_state(self, msg: JointState) -> None:
+        try:
+            values, stamp = joint_state_to_arrays(msg, self.joint_names, missing='nan')
+        except ValueError as exc:
+            self.node.get_logger().warning(f'ignoring joint state: {exc}',
+                                           throttle_duration_sec=5.0)
+            return
+        # A message lacking the arm joints (e.g. gripper-only) must not replace a complete
+        # one; the Interbotix driver publishes them together.
+        if np.isnan(values[:-1]).any():
+            return
+        self.latest_joints = (values[:-1], float(values[-1]), stamp)
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def step(self, controller: PolicyController) -> StepResult:
+        """Run one controller step on the latest data and publish its commands."""
+        now = self.now()
+        image = image_stamp = None
+        decode_problem = ''
+        msg = self.latest_image
+        if msg is not None and controller.mode == MODE_RUNNING:
+            try:
+                image = self.decode_image(msg)
+                image_stamp = stamp_to_seconds(msg.header.stamp)
+            except ValueError as exc:
+                decode_problem = f'cannot decode image: {exc}'
+        joints = self.latest_joints
+        q, finger, joint_stamp = joints if joints is not None else (None, None, None)
+        result = controller.step(image, image_stamp, q, finger, joint_stamp, now)
+        if decode_problem:
+            result.reason = decode_problem
+        self.publish(result)
+        return result
+
+    def publish(self, result: StepResult) -> None:
+        if result.arm_cmd is not None:
+            self.arm_pub.publish(JointGroupCommand(
+                name='arm', cmd=[float(v) for v in result.arm_cmd]))
+        if result.gripper_cmd is not None:
+            effort = self.gripper_efforts[0] if result.gripper_cmd else self.gripper_efforts[1]
+            self.gripper_pub.publish(JointSingleCommand(name='gripper', cmd=effort))

@@ -1,0 +1,146 @@
+"""Video converter: video files (mp4/avi), frame folders + manifest, resampling, clips,
+bad inputs."""
+import os
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import data_fixtures as F  # noqa: E402
+
+from vptr_training.cli import main  # noqa: E402
+from vptr_training.data import video  # noqa: E402
+from vptr_training.data.store import EpisodeStore  # noqa: E402
+from vptr_training.errors import DataError  # noqa: E402
+from vptr_training.robot.image import center_crop_resize_video  # noqa: E402
+
+SIZE = 16
+os.environ['VPTR_NO_PROGRESS'] = '1'
+
+
+def convert(src, dst, *extra):
+    return main(['data', 'video', str(src), str(dst), '--size', str(SIZE), *extra])
+
+
+def source_index(frames):
+    """Recover the source frame index from the brightness code of F.video_frame (exact for
+    JPEG frame folders; codecs shift brightness slightly, see all_frames)."""
+    return np.rint(frames.reshape(len(frames), -1).mean(1) / 2).astype(int)
+
+
+def all_frames(path):
+    """Every frame of a video decoded independently, preprocessed like the converter."""
+    cap = cv2.VideoCapture(str(path))
+    out = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            return np.stack(out)
+        out.append(center_crop_resize_video(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), SIZE))
+
+
+def test_video_tree_resampled_by_timestamps(tmp_path):
+    # 30000/1001 fps for 3 s, and a 25 fps AVI (MJPG) for 2 s
+    F.write_video(tmp_path / 'src' / 'kitchen' / 'a.mp4', 90, 30000 / 1001)
+    F.write_video(tmp_path / 'src' / 'garden' / 'b.avi', 50, 25.0, fourcc='MJPG')
+    assert convert(tmp_path / 'src', tmp_path / 'dst', '--fps', '5') == 0
+    store = EpisodeStore(tmp_path / 'dst')
+    assert store.meta['kind'] == 'video' and store.control_hz == 5.0
+    assert store.tasks == ['garden', 'kitchen'] and not store.has('actions')
+    avi, mp4 = store.episode(0), store.episode(1)
+    # 25 fps -> every 5th frame; 29.97 fps -> frames nearest 0.2 s steps (0, 6, 12, ...)
+    avi_all = all_frames(tmp_path / 'src' / 'garden' / 'b.avi')
+    assert len(np.unique(avi_all.reshape(50, -1), axis=0)) == 50      # frames distinct
+    np.testing.assert_array_equal(avi['images'], avi_all[0:50:5])
+    np.testing.assert_allclose(avi['timestamps'], np.arange(10) * 0.2, atol=1e-6)
+    mp4_all = all_frames(tmp_path / 'src' / 'kitchen' / 'a.mp4')
+    np.testing.assert_array_equal(mp4['images'], mp4_all[0:90:6])
+    np.testing.assert_allclose(mp4['timestamps'], np.arange(15) * 6 * 1001 / 30000,
+                               atol=1e-4)
+    assert store.episodes[0].source.endswith('b.avi')
+
+
+def test_clip_splitting(tmp_path):
+    F.write_video(tmp_path / 'v' / 'long.avi', 61, 10.0, fourcc='MJPG')     # 6.1 s
+    assert convert(tmp_path / 'v', tmp_path / 'dst', '--fps', '5', '--clip-seconds', '2') == 0
+    store = EpisodeStore(tmp_path / 'dst')
+    # 31 frames at 5 fps: 10 + 10 + 11 (a 1-frame tail joins the clip before)
+    np.testing.assert_array_equal(store.episode_lengths, [10, 10, 11])
+    assert [e.source.rsplit('#', 1)[1] for e in store.episodes] == ['clip0', 'clip1', 'clip2']
+    np.testing.assert_array_equal(store.gather('images', np.arange(store.num_steps)),
+                                  all_frames(tmp_path / 'v' / 'long.avi')[0:61:2])
+    assert video.split_clips(5, 0) == [(0, 5)]
+    assert video.split_clips(7, 3) == [(0, 3), (3, 7)]
+
+
+def test_frame_folders_with_manifest(tmp_path):
+    F.write_frame_folders(tmp_path / 'ego' / 'frames', {
+        'clip_a': (12, 'C opens the fridge'), 'clip_b': (7, 'C cuts a tomato')})
+    assert convert(tmp_path / 'ego', tmp_path / 'dst', '--fps', '5', '--source-fps',
+                   '10') == 0
+    store = EpisodeStore(tmp_path / 'dst')
+    assert [e.language for e in store.episodes] == ['C opens the fridge', 'C cuts a tomato']
+    assert store.tasks == ['frames']
+    a = store.episode(0)
+    np.testing.assert_array_equal(source_index(a['images']), np.arange(0, 12, 2))
+    first = cv2.cvtColor(cv2.imread(str(tmp_path / 'ego/frames/clip_a/000000.jpg')),
+                         cv2.COLOR_BGR2RGB)
+    np.testing.assert_array_equal(a['images'][0], center_crop_resize_video(first, SIZE))
+
+
+def test_video_frames_match_preprocessing(tmp_path):
+    F.write_video(tmp_path / 'a.avi', 10, 5.0, fourcc='MJPG')
+    frames, times = video.decode_video(str(tmp_path / 'a.avi'), 5.0, SIZE)
+    cap = cv2.VideoCapture(str(tmp_path / 'a.avi'))
+    ok, bgr = cap.read()
+    assert ok
+    want = center_crop_resize_video(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), SIZE)
+    np.testing.assert_array_equal(frames[0], want)
+    assert frames.shape == (10, SIZE, SIZE, 3) and len(times) == 10
+
+
+def test_truncated_and_unreadable_videos(tmp_path, capsys):
+    F.write_video(tmp_path / 'src' / 'ok' / 'good.avi', 20, 10.0, fourcc='MJPG')
+    F.write_video(tmp_path / 'src' / 'bad' / 'cut.avi', 40, 10.0, fourcc='MJPG')
+    cut = tmp_path / 'src' / 'bad' / 'cut.avi'
+    cut.write_bytes(cut.read_bytes()[:len(cut.read_bytes()) // 2])
+    (tmp_path / 'src' / 'bad' / 'junk.mp4').write_bytes(b'\x00\x00\x00\x18ftypmp42' + b'x' * 50)
+    with pytest.raises(DataError, match='truncated video'):
+        video.decode_video(str(cut), 5.0, SIZE)
+    assert convert(tmp_path / 'src', tmp_path / 'dst') == 2
+    assert 'cut.avi: truncated video' in capsys.readouterr().err
+    assert not list(tmp_path.glob('dst*'))
+    assert convert(tmp_path / 'src', tmp_path / 'dst', '--skip-bad') == 0
+    out = capsys.readouterr().out
+    assert 'skipped 2' in out and 'junk.mp4: cannot open video' in out
+    assert [e.task for e in EpisodeStore(tmp_path / 'dst').episodes] == ['ok']
+
+
+def test_bad_frame_folders(tmp_path, capsys):
+    F.write_frame_folders(tmp_path / 'm', {'a': (6, 'x'), 'b': (6, 'y'), 'c': (6, 'z')})
+    (tmp_path / 'm' / 'a' / '000003.jpg').write_bytes(b'\xff\xd8\xff\xe0garbage')
+    (tmp_path / 'm' / 'b' / '000005.jpg').unlink()
+    assert convert(tmp_path / 'm', tmp_path / 'dst', '--skip-bad') == 0
+    out = capsys.readouterr().out
+    assert '000003.jpg: truncated JPEG' in out
+    assert 'manifest says 6 frames, folder holds 5' in out
+    assert [e.language for e in EpisodeStore(tmp_path / 'dst').episodes] == ['z']
+    (tmp_path / 'empty').mkdir()
+    assert convert(tmp_path / 'empty', tmp_path / 'd2') == 2
+    assert 'no video files' in capsys.readouterr().err
+
+
+def test_preshrink_of_large_frames():
+    yy, xx = np.mgrid[0:720, 0:1280]
+    smooth = np.stack([xx * 255 // 1279, yy * 255 // 719, (xx + yy) * 255 // 1998],
+                      axis=2).astype(np.uint8)
+    small = video.preshrink(smooth)
+    assert small.shape == (360, 640, 3)          # integer factor 2, short side >= 256
+    ref = center_crop_resize_video(smooth, SIZE)
+    got = center_crop_resize_video(small, SIZE)
+    assert np.abs(ref.astype(int) - got).mean() < 2.0
+    medium = smooth[:480, :640]
+    assert video.preshrink(medium) is medium     # below 512: untouched, bit-identical

@@ -1,0 +1,54 @@
+"""DDP on CPU (gloo): a 2-process torchrun run completes and both ranks hold equal weights."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import torch
+from safetensors.torch import load_file
+
+from training_fixtures import make_robot_store
+from vptr_training.training import checkpoint as ck
+
+SCRIPT = textwrap.dedent('''
+    import os, sys
+    from safetensors.torch import save_file
+    from vptr_training.training.runner import load_and_train
+    out, overrides = sys.argv[1], sys.argv[2:]
+    summary = load_and_train('demo_train', overrides, 'train', out_dir=out)
+    state = {k: v.detach().contiguous().clone() for k, v in summary['agent'].state_dict().items()}
+    save_file(state, os.path.join(out, 'rank%s.safetensors' % os.environ['RANK']))
+''')
+
+
+def test_two_process_run_keeps_ranks_identical(tmp_path):
+    make_robot_store(tmp_path / 'prior', [('put_a', 9, True), ('put_b', 10, False),
+                                          ('put_a', 7, True)])
+    script = tmp_path / 'ddp_train.py'
+    script.write_text(SCRIPT)
+    out = tmp_path / 'run'
+    overrides = ['image_size=16', 'batch_size=4', 'num_workers=0', 'progress=false',
+                 'log_every=1', 'steps=3', 'save_every=2', 'encoder.init_from=',
+                 f'data.prior={tmp_path / "prior"}', 'data.target=', 'agent.latent_dim=16',
+                 'agent.critic_hidden_dims=[16,16]', 'agent.actor_hidden_dims=[16,16]']
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
+         '2', str(script), str(out)] + overrides,
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rank0 = load_file(str(out / 'rank0.safetensors'))
+    rank1 = load_file(str(out / 'rank1.safetensors'))
+    assert rank0.keys() == rank1.keys() and rank0
+    assert all(torch.equal(rank0[k], rank1[k]) for k in rank0)
+    # rank 0 alone wrote the logs and checkpoints, which hold those same weights
+    assert [p.name for p in ck.list_checkpoints(out)] == ['step_00000002', 'step_00000003']
+    final = ck.load_checkpoint(out)
+    assert all(torch.equal(final.model_state[k], rank0[k]) for k in rank0)
+    assert len(list((out / 'tb').glob('events.*'))) == 1
+    rows = (out / 'metrics.csv').read_text().strip().splitlines()
+    assert len(rows) == 4
+    # every rank's torch RNG state is saved for an exact resume
+    assert len(final.rng_state['torch_per_rank']) == 2

@@ -1,0 +1,138 @@
+"""Keyboard teleoperation of the WidowX (real or simulated) for recording demos.
+
+Keys (see teleop.py) become raw Bridge actions; they go through the same PolicyController
+as the learned policy (EE target integration, IK, safety filter) and out as Interbotix
+joint commands, so demos and policy rollouts share one controller. While an episode runs,
+each control step's action is published on /vptr/action (std_msgs/Float32MultiArray) and
+episode start / end on /vptr/episode_event (std_msgs/String JSON), the topics
+`vptr data rosbag` converts. Run it in a terminal: `ros2 run widowx_bringup keyboard_teleop`.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_policy.arm_io import ArmIO
+from vptr_policy.control import ControllerConfig, MODE_RUNNING, PolicyController
+
+from widowx_bringup.recording import EpisodeRecorder
+from widowx_bringup.teleop import HELP, KeyReader, TeleopState
+
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    'robot_model': ('wx250s', 'Interbotix arm model: wx250s or wx250'),
+    'robot_name': ('', 'driver namespace; empty = robot_model'),
+    'image_topic': ('/camera/image_raw', 'camera topic (needed fresh while recording)'),
+    'task': ('teleop_task', 'task name written into the episode events'),
+    'language': ('', 'language instruction written into the episode events'),
+    'control_hz': (5.0, 'control and recording rate (Hz)'),
+    'translation_step': (0.02, 'm per key press (per control step at most 0.05)'),
+    'rotation_step': (0.1, 'rad per key press (per control step at most 0.25)'),
+    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
+    'key_poll_hz': (50.0, 'how often the terminal is polled for keys (Hz)'),
+}
+
+
+class KeyboardPolicy:
+    """The 'policy' the controller queries: whatever the keys asked for this step."""
+
+    def __init__(self, state: TeleopState) -> None:
+        self.state = state
+        self.spec: dict[str, Any] = {}
+
+    def act(self, image: np.ndarray, state7: np.ndarray, task: str) -> np.ndarray:
+        return self.state.take_action()
+
+
+class KeyboardTeleopNode(Node):
+    def __init__(self, key_fd: int | None = None) -> None:
+        super().__init__('keyboard_teleop')
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        robot_name = p['robot_name'] or p['robot_model']
+        kinematics = WidowXKinematics(p['robot_model'])
+        self.keys = TeleopState(p['translation_step'], p['rotation_step'])
+        self.controller = PolicyController(
+            KeyboardPolicy(self.keys), kinematics,
+            ControllerConfig(task=p['task'], control_hz=float(p['control_hz']),
+                             stale_timeout=float(p['stale_timeout'])))
+        sensor_group = MutuallyExclusiveCallbackGroup()
+        control_group = MutuallyExclusiveCallbackGroup()
+        self.io = ArmIO(self, robot_name, list(kinematics.joint_names), p['image_topic'],
+                        sensor_group=sensor_group)
+        self.recorder = EpisodeRecorder(self, p['task'], p['language'])
+        self.reader = KeyReader(sys.stdin.fileno() if key_fd is None else key_fd)
+        self.quit_requested = False
+        self.create_timer(1.0 / float(p['control_hz']), self._on_control_timer,
+                          callback_group=control_group)
+        self.create_timer(1.0 / float(p['key_poll_hz']), self._on_keys,
+                          callback_group=control_group)
+        self.get_logger().info('keyboard teleop ready (arm paused until n):\n' + HELP)
+
+    def _on_keys(self) -> None:
+        for key in self.reader.read_keys():
+            self.handle_event(self.keys.press(key))
+
+    def handle_event(self, event: str | None) -> None:
+        log = self.get_logger()
+        if event == 'start':
+            if self.recorder.active:
+                self.recorder.end(False)
+            self.keys.clear()
+            self.controller.start()
+            self.recorder.start()
+            log.info('episode started')
+        elif event in ('end_success', 'end_failure'):
+            self.recorder.end(event == 'end_success')
+            self.controller.stop()
+            log.info(f"episode ended ({'success' if event == 'end_success' else 'failure'})")
+        elif event == 'home':
+            self.recorder.end(False)
+            self.controller.home()
+            log.info('going home')
+        elif event == 'quit':
+            self.recorder.end(False)
+            self.controller.stop()
+            self.quit_requested = True
+        elif event == 'toggle_gripper':
+            log.info(f"gripper {'open' if self.keys.gripper_open else 'closed'}")
+
+    def _on_control_timer(self) -> None:
+        result = self.io.step(self.controller)
+        if result.mode == MODE_RUNNING:
+            self.recorder.record(result)
+        if result.reason and result.mode == MODE_RUNNING:
+            self.get_logger().warning(result.reason, throttle_duration_sec=1.0)
+        if self.quit_requested:
+            # Shutting the context down makes executor.spin() in main() return.
+            rclpy.try_shutdown()
+
+    def destroy_node(self) -> None:
+        self.reader.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = KeyboardTeleopNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Collect scripted demos from the simulated WidowX through the ROS topics.
+
+The sim node (publish_expert:=true) publishes the scripted expert's raw action at 5 Hz on
+/vptr/sim/expert_action and the task success flag on /vptr/sim/success. This node feeds
+each expert action through the same PolicyController as the policy node (EE target, IK,
+safety) to the driver command topics, publishes the applied action on /vptr/action and
+brackets every episode with /vptr/episode_event start / end (task, language, success). A
+`ros2 bag record` of those topics (record_demos.launch.py) is then exactly what
+`vptr data rosbag` converts. Between episodes it calls the sim's ~/reset service.
+Each step is driven by the arrival of an expert action (not by a timer of its own), so the
+expert always plans from the result of the previous command.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+from std_msgs.msg import Bool, Float32MultiArray
+from std_srvs.srv import Trigger
+from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_policy.arm_io import ArmIO
+from vptr_policy.control import ControllerConfig, PolicyController
+
+from widowx_bringup.collector import CollectionPlan, FINISHED
+from widowx_bringup.recording import EpisodeRecorder
+from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
+
+PARAMETERS: dict[str, tuple[Any, str]] = {
+    'robot_model': ('wx250s', 'arm model (the simulator is a wx250s)'),
+    'robot_name': ('', 'driver namespace; empty = robot_model'),
+    'image_topic': ('/camera/image_raw', 'camera topic (must be fresh for each step)'),
+    'task': ('put_carrot_on_plate', 'task name of the episodes (the sim node runs it)'),
+    'language': ('', 'language instruction for the episode events'),
+    'num_episodes': (10, 'episodes to collect, then the node exits'),
+    'max_steps': (40, 'control steps before an episode ends as a failure'),
+    'control_hz': (5.0, 'control rate (Hz) of the controller, as the expert publishes'),
+    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
+    'reset_service': ('/sim_robot/reset', 'std_srvs/Trigger service resetting the sim'),
+}
+
+
+class ExpertActionPolicy:
+    """Hands the controller the expert action that triggered this step."""
+
+    def __init__(self) -> None:
+        self.action = np.zeros(7, dtype=np.float32)
+        self.spec: dict[str, Any] = {}
+
+    def act(self, image: np.ndarray, state7: np.ndarray, task: str) -> np.ndarray:
+        return self.action
+
+
+class ScriptedCollectorNode(Node):
+    def __init__(self) -> None:
+        super().__init__('scripted_collector')
+        for name, (default, description) in PARAMETERS.items():
+            self.declare_parameter(name, default, ParameterDescriptor(description=description))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        robot_name = p['robot_name'] or p['robot_model']
+        kinematics = WidowXKinematics(p['robot_model'])
+        self.expert = ExpertActionPolicy()
+        self.controller = PolicyController(
+            self.expert, kinematics,
+            ControllerConfig(task=p['task'], control_hz=float(p['control_hz']),
+                             stale_timeout=float(p['stale_timeout'])))
+        self.plan = CollectionPlan(int(p['num_episodes']), int(p['max_steps']))
+        sensor_group = MutuallyExclusiveCallbackGroup()
+        control_group = MutuallyExclusiveCallbackGroup()
+        self.io = ArmIO(self, robot_name, list(kinematics.joint_names), p['image_topic'],
+                        sensor_group=sensor_group)
+        self.recorder = EpisodeRecorder(self, p['task'], p['language'])
+        self.success = False
+        self.finished = False
+        self.create_subscription(Bool, SUCCESS_TOPIC, self._on_success, 10,
+                                 callback_group=sensor_group)
+        self.create_subscription(Float32MultiArray, EXPERT_ACTION_TOPIC,
+                                 self._on_expert_action, 10, callback_group=control_group)
+        self.reset_client = self.create_client(Trigger, p['reset_service'],
+                                               callback_group=control_group)
+        self.create_timer(0.5, self._on_housekeeping, callback_group=control_group)
+
+    def _on_success(self, msg: Bool) -> None:
+        self.success = bool(msg.data)
+
+    def _on_housekeeping(self) -> None:
+        if self.reset_client.service_is_ready() and self.plan.should_reset():
+            self.reset_client.call_async(Trigger.Request()).add_done_callback(
+                self._on_reset_done)
+
+    def _on_reset_done(self, future: Any) -> None:
+        response = future.result()
+        ok = response is not None and response.success
+        if not ok:
+            self.get_logger().error('sim reset failed; retrying')
+        self.success = False
+        self.plan.reset_done(ok)
+
+    def _on_expert_action(self, msg: Float32MultiArray) -> None:
+        action = np.asarray(msg.data, dtype=np.float32)
+        if action.shape != (7,):
+            self.get_logger().warning(f'ignoring expert action of shape {action.shape}')
+            return
+        if self.plan.begin():
+            self.controller.start()
+            self.recorder.start()
+            self.get_logger().info(f'episode {self.plan.episode} started')
+        if self.controller.mode != 'running':
+            return
+        self.expert.action = action
+        result = self.io.step(self.controller)
+        self.recorder.record(result)
+        end = self.plan.after_step(self.success)
+        if end is not None:
+            self.controller.stop()
+            self.recorder.end(end.success)
+            self.get_logger().info(
+                f"episode {end.index} ended after {end.steps} steps: "
+                f"{'success' if end.success else 'failure'} "
+                f'(success rate so far {self.plan.success_rate:.2f})')
+            if self.plan.state == FINISHED:
+                self.finished = True
+                # All episodes collected: shutting the context down ends spin() in main().
+                rclpy.try_shutdown()
+
+
+def main(args: list[str] | None = None) -> int:
+    rclpy.init(args=args)
+    node = ScriptedCollectorNode()
+    executor = MultiThreadedExecutor()
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
