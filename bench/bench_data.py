@@ -16,6 +16,7 @@ All inputs are generated in a temporary folder. Prints measured figures; exits 0
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import pickle
 import resource
 import shutil
@@ -23,7 +24,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np

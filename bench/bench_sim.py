@@ -1,6 +1,6 @@
 """Simulated WidowX speed: env step (physics + 128 px render), render alone, data generation.
 
-Targets (ARCHITECTURE): env step <= 10 ms with shadows off at 128x128. Software GL
+Target (the lead's brief): env step <= 10 ms with shadows off at 128x128. Software GL
 (llvmpipe under EGL) is what CI and most laptops without a GPU use; numbers are medians.
 """
 import os
@@ -10,8 +10,6 @@ import tempfile
 import time
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
-
-import numpy as np  # noqa: E402
 
 from vptr_training.robot.image import squash_resize  # noqa: E402
 from vptr_training.sim import generate  # noqa: E402
@@ -78,9 +76,9 @@ def main() -> int:
         n = 6
         for size in ((320, 240), (640, 480)):
             t = time.perf_counter()
-            summary = generate.write_bridge_raw(f'{tmp}/raw{size[0]}', ['put_cube_on_plate',
-                                                                       'open_drawer'],
-                                                n // 2, frame_size=size, seed=1)
+            summary = generate.write_bridge_raw(
+                f'{tmp}/raw{size[0]}', ['put_cube_on_plate', 'open_drawer'], n // 2,
+                frame_size=size, seed=1)
             dt = time.perf_counter() - t
             print(f'Bridge raw generation at {size[0]}x{size[1]}: {n / dt:.2f} episodes/s '
                   f'({summary["mean_length"]:.1f} steps mean, 1 worker)')

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+from pathlib import Path
 import resource
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 

@@ -7,8 +7,8 @@ and videos (cv2.VideoWriter) / frame folders with a manifest.csv.
 from __future__ import annotations
 
 import csv
-import pickle
 from pathlib import Path
+import pickle
 
 import cv2
 import numpy as np

@@ -1,25 +1,22 @@
 """Bridge converter: raw trees, out.npy, RLDS TFRecords (both layouts), bad inputs."""
 import os
+from pathlib import Path
 import pickle
 import struct
-import sys
-from pathlib import Path
 
+import data_fixtures as F
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import data_fixtures as F  # noqa: E402
-
-from vptr_training.cli import main  # noqa: E402
-from vptr_training.data import bridge  # noqa: E402
-from vptr_training.data.restricted_pickle import load_pickle, loads_pickle  # noqa: E402
-from vptr_training.data.store import EpisodeStore  # noqa: E402
-from vptr_training.data.tfrecord import (crc32c, crc32c_python, masked_crc32c,  # noqa: E402
+from vptr_training.cli import main
+from vptr_training.data import bridge
+from vptr_training.data.restricted_pickle import load_pickle, loads_pickle
+from vptr_training.data.store import EpisodeStore
+from vptr_training.data.tfrecord import (crc32c, crc32c_python, masked_crc32c,
                                          parse_example, read_records)
-from vptr_training.errors import DataError  # noqa: E402
-from vptr_training.robot.conventions import relabel_actions_from_states  # noqa: E402
-from vptr_training.robot.image import squash_resize  # noqa: E402
+from vptr_training.errors import DataError
+from vptr_training.robot.conventions import relabel_actions_from_states
+from vptr_training.robot.image import squash_resize
 
 SIZE = 16
 os.environ['VPTR_NO_PROGRESS'] = '1'

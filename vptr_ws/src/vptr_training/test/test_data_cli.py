@@ -2,17 +2,13 @@
 worker processes."""
 import json
 import os
-import sys
-from pathlib import Path
 
+import data_fixtures as F
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).parent))
-import data_fixtures as F  # noqa: E402
-
-from vptr_training.cli import main  # noqa: E402
-from vptr_training.data import bridge  # noqa: E402
-from vptr_training.data.store import EpisodeStore  # noqa: E402
+from vptr_training.cli import main
+from vptr_training.data import bridge
+from vptr_training.data.store import EpisodeStore
 
 os.environ['VPTR_NO_PROGRESS'] = '1'
 

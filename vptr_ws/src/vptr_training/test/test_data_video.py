@@ -1,21 +1,17 @@
 """Video converter: video files (mp4/avi), frame folders + manifest, resampling, clips,
 bad inputs."""
 import os
-import sys
-from pathlib import Path
 
 import cv2
+import data_fixtures as F
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-import data_fixtures as F  # noqa: E402
-
-from vptr_training.cli import main  # noqa: E402
-from vptr_training.data import video  # noqa: E402
-from vptr_training.data.store import EpisodeStore  # noqa: E402
-from vptr_training.errors import DataError  # noqa: E402
-from vptr_training.robot.image import center_crop_resize_video  # noqa: E402
+from vptr_training.cli import main
+from vptr_training.data import video
+from vptr_training.data.store import EpisodeStore
+from vptr_training.errors import DataError
+from vptr_training.robot.image import center_crop_resize_video
 
 SIZE = 16
 os.environ['VPTR_NO_PROGRESS'] = '1'

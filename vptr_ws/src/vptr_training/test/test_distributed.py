@@ -6,13 +6,13 @@ import subprocess
 import sys
 import textwrap
 
-import torch
 from safetensors.torch import load_file
+import torch
 
 from training_fixtures import make_robot_store
 from vptr_training.training import checkpoint as ck
 
-SCRIPT = textwrap.dedent('''
+SCRIPT = textwrap.dedent("""
     import os, sys
     from safetensors.torch import save_file
     from vptr_training.training.runner import load_and_train
@@ -20,7 +20,7 @@ SCRIPT = textwrap.dedent('''
     summary = load_and_train('demo_train', overrides, 'train', out_dir=out)
     state = {k: v.detach().contiguous().clone() for k, v in summary['agent'].state_dict().items()}
     save_file(state, os.path.join(out, 'rank%s.safetensors' % os.environ['RANK']))
-''')
+""")
 
 
 def test_two_process_run_keeps_ranks_identical(tmp_path):

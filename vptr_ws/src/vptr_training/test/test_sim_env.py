@@ -14,8 +14,8 @@ from vptr_training.robot.kinematics import FINGER_LIMITS  # noqa: E402
 from vptr_training.sim import tasks as sim_tasks  # noqa: E402
 from vptr_training.sim.env import WidowXSimEnv  # noqa: E402
 from vptr_training.sim.model import CONTAINERS, OBJECTS  # noqa: E402
-from vptr_training.sim.tasks import (CONDITIONS, NEW_DISTRACTORS, SEEN_DISTRACTORS,  # noqa: E402
-                                     TASKS, get_task, sample_layout)
+from vptr_training.sim.tasks import (CONDITIONS, get_task, NEW_DISTRACTORS,  # noqa: E402
+                                     sample_layout, SEEN_DISTRACTORS, TASKS)
 
 
 @pytest.fixture(scope='module')

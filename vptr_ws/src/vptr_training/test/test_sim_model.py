@@ -9,7 +9,7 @@ import pytest  # noqa: E402
 
 from vptr_training.robot.kinematics import FINGER_LIMITS, WidowXKinematics  # noqa: E402
 from vptr_training.sim import model as sim_model  # noqa: E402
-from vptr_training.sim.tasks import TASKS, scene_for  # noqa: E402
+from vptr_training.sim.tasks import scene_for, TASKS  # noqa: E402
 
 
 @pytest.fixture(scope='module')

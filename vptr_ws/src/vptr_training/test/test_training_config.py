@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import pytest
-import yaml
-
 from vptr_training.cli import main as cli_main
 from vptr_training.errors import ConfigError
 from vptr_training.training.config import (config_from_dict, dump_config, load_config,
                                            make_agent_config, preset_names,
                                            resolve_config_path)
+import yaml
 
 PRESETS = ['bc_finetune', 'demo_finetune', 'demo_pretrain', 'demo_train', 'paper_finetune',
            'paper_pretrain', 'paper_train', 'ptr_finetune', 'ptr_train', 'vip_pretrain',
@@ -63,7 +62,7 @@ def test_overrides_are_typed_by_the_value_they_replace():
 
 
 @pytest.mark.parametrize('override, message', [
-    ('stesp=10', "did you mean steps"),
+    ('stesp=10', 'did you mean steps'),
     ('agent.critc_lr=1e-3', 'agent.critic_lr'),
     ('data.prior_wieght=0.5', 'data.prior_weight'),
     ('steps=1.5', 'expected an integer'),

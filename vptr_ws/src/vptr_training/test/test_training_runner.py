@@ -5,8 +5,8 @@ import csv
 from pathlib import Path
 
 import pytest
-import torch
 from safetensors.torch import load_file
+import torch
 
 from training_fixtures import make_robot_store, make_video_store
 from vptr_training.cli import main as cli_main
@@ -201,3 +201,46 @@ def test_store_of_another_image_size_is_refused(stores, tmp_path):
                                            f'out_dir={tmp_path / "z"}'])
     with pytest.raises(ConfigError, match='16x16 images but image_size=32'):
         runner.train(config)
+
+
+def test_icvf_resume_is_exact_too(stores, tmp_path):
+    def overrides(out):
+        return TINY + ['agent.hidden_dims=[16,16]', 'steps=4', 'save_every=2', 'seed=3',
+                       f'data.video={stores / "video"}', f'out_dir={out}']
+    runner.train(load_config('demo_pretrain', overrides(tmp_path / 'a')))
+    runner.train(load_config('demo_pretrain', overrides(tmp_path / 'b') + ['steps=2']))
+    runner.load_and_train('demo_pretrain', overrides(tmp_path / 'b'), 'pretrain',
+                          resume=True)
+    timing = {'steps_per_s', 'data_wait_frac'}
+    rows_a = [{k: v for k, v in r.items() if k not in timing}
+              for r in _read_csv(tmp_path / 'a' / 'metrics.csv')]
+    rows_b = [{k: v for k, v in r.items() if k not in timing}
+              for r in _read_csv(tmp_path / 'b' / 'metrics.csv')]
+    assert len(rows_a) == 4 and rows_a == rows_b
+
+
+def test_vip_encoder_initialises_cql(stores, tmp_path):
+    runner.train(load_config('vip_pretrain', TINY + [
+        'steps=2', f'data.video={stores / "video"}', f'out_dir={tmp_path / "vip"}']))
+    vip = ck.load_checkpoint(tmp_path / 'vip')
+    assert vip.spec['algo'] == 'vip' and vip.encoder_state
+    config = load_config('demo_train', _cql_overrides(
+        stores, tmp_path / 'train', f'encoder.init_from={tmp_path / "vip"}'))
+    data = runner.build_data(config)
+    agent = runner.build_agent(config, len(data.task_names))
+    runner.init_from_previous_phases(config, agent, data)
+    for state in _encoders(agent).values():
+        assert all(torch.equal(state[k], vip.encoder_state[k]) for k in vip.encoder_state)
+
+
+def test_fresh_run_does_not_mix_with_an_old_one(stores, pretrained, tmp_path):
+    import shutil
+    run = tmp_path / 'old'
+    shutil.copytree(pretrained, run)
+    overrides = TINY + ['agent.hidden_dims=[32,32]', 'steps=2', f'out_dir={run}',
+                        f'data.video={stores / "video"}']
+    with pytest.raises(ConfigError, match='already holds a run.*--resume.*overwrite=true'):
+        runner.train(load_config('demo_pretrain', overrides))
+    runner.train(load_config('demo_pretrain', overrides + ['overwrite=true']))
+    assert [p.name for p in ck.list_checkpoints(run)] == ['step_00000002']
+    assert [r['step'] for r in _read_csv(run / 'metrics.csv')] == ['1', '2']

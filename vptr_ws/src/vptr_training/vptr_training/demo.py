@@ -36,9 +36,9 @@ from vptr_training.evaluation import (CONDITIONS, ConditionResult, evaluate_poli
 @dataclass(frozen=True)
 class DemoPreset:
     image_size: int
-    robot_episodes_per_task: int
+    robot_episodes: int
     target_demos: int
-    video_clips_per_task: int
+    video_clips: int
     pretrain_steps: int
     train_steps: int
     finetune_steps: int
@@ -54,17 +54,17 @@ class DemoPreset:
 
 PRESETS: dict[str, DemoPreset] = {
     # The smoke test of `make test`: every stage runs, nothing is expected to learn.
-    'micro': DemoPreset(image_size=32, robot_episodes_per_task=2, target_demos=2,
-                        video_clips_per_task=2, pretrain_steps=6, train_steps=6,
+    'micro': DemoPreset(image_size=32, robot_episodes=18, target_demos=2,
+                        video_clips=8, pretrain_steps=6, train_steps=6,
                         finetune_steps=6, bc_steps=6, eval_episodes=1, batch_size=8,
                         conditions=('seen', 'new_distractors'), num_workers=0, log_every=2),
     # `make demo`: about 15 minutes end to end on 2 CPU cores (64x64, small encoder).
-    'demo': DemoPreset(image_size=64, robot_episodes_per_task=25, target_demos=10,
-                       video_clips_per_task=20, pretrain_steps=1000, train_steps=1500,
+    'demo': DemoPreset(image_size=64, robot_episodes=185, target_demos=10,
+                       video_clips=80, pretrain_steps=1000, train_steps=1500,
                        finetune_steps=600, bc_steps=600, eval_episodes=10),
     # The paper's claim in simulation: V-PTR vs PTR vs BC vs VIP+CQL, 3 seeds.
-    'sim-benchmark': DemoPreset(image_size=64, robot_episodes_per_task=40, target_demos=10,
-                                video_clips_per_task=40, pretrain_steps=3000,
+    'sim-benchmark': DemoPreset(image_size=64, robot_episodes=360, target_demos=10,
+                                video_clips=400, pretrain_steps=3000,
                                 train_steps=4000, finetune_steps=1500, bc_steps=1500,
                                 eval_episodes=20, seeds=(0, 1, 2),
                                 methods=('vptr', 'ptr', 'bc', 'vip')),
@@ -130,14 +130,6 @@ def _checkpoint_done(run_dir: Path, steps: int) -> Callable[[], bool]:
     return done
 
 
-def _latest(run_dir: Path) -> Path:
-    from vptr_training.training.checkpoint import latest_checkpoint
-    latest = latest_checkpoint(run_dir / 'checkpoints')
-    if latest is None:
-        raise VptrError(f'{run_dir}: no checkpoint was written')
-    return latest
-
-
 class DemoPipeline:
     """Builds the list of steps for a preset, runs them, and writes the report."""
 
@@ -172,29 +164,20 @@ class DemoPipeline:
     def _build(self) -> None:
         from vptr_training.sim import generate
         p, L = self.preset, self.layout
-        raw_bridge, raw_bags, raw_videos = L.raw / 'bridge', L.raw / 'target_bags', \
-            L.raw / 'videos'
+        raw_bridge, raw_bags, raw_videos = (L.raw / 'bridge_raw', L.raw / 'target_rosbags',
+                                            L.raw / 'human_videos')
         prior, target, video = L.stores / 'prior', L.stores / 'target', L.stores / 'video'
         size = str(p.image_size)
-
-        self._add('generate multi-task robot data (Bridge raw layout)',
-                  ['sim', 'generate', '...'], raw_bridge,
-                  lambda: generate.is_complete(raw_bridge),
-                  lambda: generate.write_bridge_raw(
-                      raw_bridge, self.prior_tasks, p.robot_episodes_per_task, seed=0,
-                      workers=self.workers))
-        self._add(f'record {p.target_demos} target demos of {self.target_task} (rosbag2 mcap)',
-                  ['sim', 'generate', '...'], raw_bags,
-                  lambda: generate.is_complete(raw_bags),
-                  lambda: generate.write_target_rosbags(
-                      raw_bags, self.target_task, p.target_demos, seed=5000,
-                      workers=self.workers))
-        self._add('render "human" videos (other embodiment, no actions, mp4)',
-                  ['sim', 'generate', '...'], raw_videos,
-                  lambda: generate.is_complete(raw_videos),
-                  lambda: generate.write_human_videos(
-                      raw_videos, self.video_tasks, p.video_clips_per_task, seed=7000,
-                      workers=self.workers))
+        n_robot, n_videos = p.robot_episodes, p.video_clips
+        self._add(f'generate data: {n_robot} robot episodes (Bridge raw), {p.target_demos} '
+                  f'target demos of {self.target_task} (rosbag2 mcap), {n_videos} human '
+                  'videos (mp4)',
+                  ['sim', 'generate', str(L.raw), '--robot-episodes', str(n_robot),
+                   '--target-demos', str(p.target_demos), '--videos', str(n_videos),
+                   '--target-task', self.target_task, '--image-size', size,
+                   '--workers', str(self.workers)],
+                  L.raw, lambda: all((d / generate.MARKER).is_file()
+                                     for d in (raw_bridge, raw_bags, raw_videos)))
         workers = ['--workers', str(self.workers)]
         self._add('convert the Bridge raw tree', ['data', 'bridge', str(raw_bridge),
                   str(prior), '--size', size, *workers], prior, _store_done(prior))
@@ -231,17 +214,15 @@ class DemoPipeline:
                                          ('vip', 'demo_train', 'vip')):
                 if method not in p.methods:
                     continue
-                extra = [] if init is None else [
-                    f'encoder.init_from={pre[init] / "checkpoints" / "latest"}']
+                extra = [] if init is None else [f'encoder.init_from={pre[init]}']
                 phase2 = train(method, 'train', config, f'{method}_train', p.train_steps,
                                extra)
                 ckpts[method] = train(method, 'finetune', 'demo_finetune',
                                       f'{method}_finetune', p.finetune_steps,
-                                      [f'init_from={phase2 / "checkpoints" / "latest"}'])
+                                      [f'init_from={phase2}'])
             if 'bc' in p.methods:
                 ckpts['bc'] = train('BC', 'finetune', 'bc_finetune', 'bc_finetune',
-                                    p.bc_steps, [f'encoder.init_from='
-                                                 f'{pre["icvf"] / "checkpoints" / "latest"}'])
+                                    p.bc_steps, [f'encoder.init_from={pre["icvf"]}'])
             for method, run_dir in ckpts.items():
                 self._add_eval(seed, method, run_dir)
 
@@ -250,7 +231,7 @@ class DemoPipeline:
 
         def action() -> None:
             from vptr_training.policy import load_policy
-            policy = load_policy(_latest(run_dir))
+            policy = load_policy(run_dir)
             results = evaluate_policy(policy, self.target_task, self.preset.eval_episodes, out,
                                       self.preset.conditions, seed=0, label=method)
             tmp = out / 'eval.json.tmp'
@@ -258,7 +239,7 @@ class DemoPipeline:
             os.replace(tmp, out / 'eval.json')
 
         self._add(f'[seed {seed}] evaluate {method} on {", ".join(self.preset.conditions)}',
-                  ['eval-sim', str(run_dir / 'checkpoints' / 'latest'), '--episodes',
+                  ['eval-sim', str(run_dir), '--episodes',
                    str(self.preset.eval_episodes)], out,
                   lambda: (out / 'eval.json').is_file(), action)
 
@@ -394,7 +375,12 @@ def run(args: argparse.Namespace) -> int:
     preset = PRESETS[args.preset]
     if args.seeds:
         preset = replace(preset, seeds=tuple(int(s) for s in args.seeds.split(',')))
-    target, prior_tasks, video_tasks = generate.demo_task_split(args.target_task or None)
+    from vptr_training.sim.human_video import VIDEO_TASKS
+    from vptr_training.sim.tasks import TASKS, get_task
+    target = get_task(args.target_task or generate.DEFAULT_TARGET_TASK).name
+    # `vptr sim generate` spreads robot episodes over every task but the target one.
+    prior_tasks = [t for t in sorted(TASKS) if t != target]
+    video_tasks = sorted(VIDEO_TASKS)
     if args.fresh and args.out.exists():
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ training (config: eval.hook=value-separation eval.args.store=PATH).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any, Sequence
 

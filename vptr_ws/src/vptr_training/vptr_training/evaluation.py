@@ -118,7 +118,8 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
         start = time.time()
         for i in range(episodes):
             record = out_dir is not None and i < videos_per_condition
-            want_values = out_dir is not None and i < value_plots_per_condition
+            want_values = (out_dir is not None and i < value_plots_per_condition
+                           and getattr(policy, 'has_critic', True))
             obs, info = env.reset(seed=seed + _EVAL_SEED_BASE + _SEED_STRIDE * k + i)
             frames = [env.render_camera(256, 192)] if record else []
             values = []
@@ -168,6 +169,20 @@ def format_table(rows: dict[str, list[ConditionResult]]) -> str:
     return '\n'.join(lines)
 
 
+def _target_task_of(checkpoint: Path) -> str:
+    """The task a fine-tuned checkpoint was fine-tuned on: the one task of its target store."""
+    import yaml
+
+    from vptr_training.data.store import EpisodeStore
+    from vptr_training.training.checkpoint import resolve_checkpoint_dir
+    config = yaml.safe_load((resolve_checkpoint_dir(checkpoint) / 'config.yaml').read_text())
+    target = (config.get('data') or {}).get('target') or ''
+    if not target or not Path(target).is_dir():
+        return ''
+    tasks = EpisodeStore(target).tasks
+    return tasks[0] if len(tasks) == 1 else ''
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('checkpoint', type=Path, help='checkpoint directory')
     parser.add_argument('--episodes', type=int, default=20, help='episodes per condition')
@@ -190,7 +205,7 @@ def run(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         raise VptrError('--episodes must be at least 1')
     policy = load_policy(args.checkpoint, mode=args.mode)
-    task = args.task or policy.spec.get('target_task') or ''
+    task = args.task or _target_task_of(args.checkpoint)
     if not task:
         raise VptrError(f'{args.checkpoint}: the checkpoint names no target task; pass --task '
                         f'(one of: {", ".join(policy.spec["task_names"])})')

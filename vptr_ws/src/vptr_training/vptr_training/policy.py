@@ -61,7 +61,7 @@ class Policy:
                             f'{image.shape} dtype {image.dtype}')
         if image.shape[:2] != (self.image_size, self.image_size):
             image = squash_resize(image, self.image_size)
-        state = np.asarray(state, dtype=np.float32).reshape(-1)
+        state = np.array(state, dtype=np.float32).reshape(-1)
         if state.shape != (len(self.spec['state_names']),) or not np.all(np.isfinite(state)):
             raise VptrError(f'state must be {len(self.spec["state_names"])} finite numbers '
                             f'({", ".join(self.spec["state_names"])}), got {state.tolist()}')
@@ -86,6 +86,11 @@ class Policy:
         return (self._action_low + (a + 1) * 0.5 * (self._action_high - self._action_low)
                 ).astype(np.float32)
 
+    @property
+    def has_critic(self) -> bool:
+        """Whether value() is available (CQL checkpoints carry a critic, BC ones do not)."""
+        return self.spec.get('algo') == 'cql'
+
     def value(self, image: np.ndarray, state: np.ndarray, task: str) -> float:
         """min_k Q_k(s, pi(s)) of the critic for one observation (CQL checkpoints)."""
         images, states, task_ids = self._inputs(image, state, task)
@@ -104,7 +109,7 @@ class Policy:
             for lo in range(0, len(images), batch_size):
                 hi = min(len(images), lo + batch_size)
                 im = torch.from_numpy(np.array(images[lo:hi])).to(self.device)   # copy: memmaps
-                st = torch.from_numpy(np.asarray(states[lo:hi], np.float32)).to(self.device)
+                st = torch.from_numpy(np.array(states[lo:hi], np.float32)).to(self.device)
                 ids = torch.full((hi - lo,), task_id, dtype=torch.int64, device=self.device)
                 out[lo:hi] = self.agent.value(im, st, ids).reshape(-1).float().cpu().numpy()
         return out

@@ -56,8 +56,8 @@ def one_hot_tasks(task_ids: torch.Tensor, num_tasks: int) -> torch.Tensor:
 @torch.no_grad()
 def polyak_update(target: nn.Module, online: nn.Module, rate: float) -> None:
     """target <- (1 - rate) * target + rate * online, parameter by parameter."""
-    for target_param, online_param in zip(target.parameters(), online.parameters()):
-        target_param.lerp_(online_param, rate)
+    # One multi-tensor kernel instead of a Python loop over parameters.
+    torch._foreach_lerp_(list(target.parameters()), list(online.parameters()), rate)
 
 
 def load_encoder_strict(encoder: nn.Module, state_dict: Mapping[str, torch.Tensor],

@@ -271,13 +271,15 @@ class Agent(nn.Module):
         critic = self._ddp.get('critic', self.critic)
         actor = self._ddp.get('actor', self.actor)
 
-        # 1. Critic. Policy samples (at s and s') need no gradient: one bare actor pass.
+        # The actor is not updated before step 3, so its gradient-carrying forward at s is
+        # done once here: its detached output supplies the conservative term's policy samples
+        # and the same graph serves the actor loss (saves one encoder pass per update).
+        mean, log_std = actor(obs, states, tasks)
+
+        # 1. Critic. Policy samples at s and s' carry no gradient.
         with torch.no_grad():
-            mean, log_std = self.actor(torch.cat([obs, next_obs]),
-                                       torch.cat([states, next_states]),
-                                       torch.cat([tasks, tasks]))
-            mean_now, mean_next = mean.split(batch_size)
-            log_std_now, log_std_next = log_std.split(batch_size)
+            mean_now, log_std_now = mean.detach(), log_std.detach()
+            mean_next, log_std_next = self.actor(next_obs, next_states, tasks)
             next_actions, _ = sample_tanh_gaussian(mean_next, log_std_next, cfg.n_actions)
             target_next_q = self.target_critic(next_obs, next_states, next_actions, tasks)
             td_targets = max_backup_target(target_next_q, rewards, masks, cfg.gamma)
@@ -320,7 +322,6 @@ class Agent(nn.Module):
         # 3. Actor. The critic (updated above) is evaluated with its encoder under no_grad
         # and its Q-head parameters detached (functional_call), so the actor loss neither
         # trains the critic's encoder nor leaves gradients on (or syncs) critic parameters.
-        mean, log_std = actor(obs, states, tasks)
         new_actions, log_probs = sample_tanh_gaussian(mean, log_std)
         with torch.no_grad():
             critic_latent = self.critic.latent(obs, states)

@@ -20,13 +20,13 @@ folder (out.npy) or the file name (TFRecords), so it does not change when data i
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import datetime
 import functools
 import hashlib
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
+import re
 from typing import Any, Iterator
 
 import numpy as np

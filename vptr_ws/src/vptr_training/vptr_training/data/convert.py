@@ -14,15 +14,15 @@ so a store never holds half of a unit) and listed at the end.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
-import os
-import sys
-import time
-import traceback
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+import multiprocessing
+import os
 from pathlib import Path
+import sys
+import time
+import traceback
 from typing import Any, Callable, Iterable, Sequence
 
 from vptr_training.data.store import EpisodeData, StoreWriter

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import argparse
+from collections import Counter
 import json
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 

@@ -17,7 +17,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, get_worker_info, IterableDataset
 
 from vptr_training.errors import ConfigError, DataError
 from vptr_training.robot.conventions import ptr_rewards, scale_action

@@ -27,14 +27,14 @@ step a reader sees the old store; shards that no meta.json references are ignore
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import json
 import math
 import os
-import shutil
-import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
+import shutil
 from typing import Any, Iterable
+import uuid
 
 import numpy as np
 
@@ -230,6 +230,7 @@ class StoreWriter:
         self._keys = _array_keys(kind)
         self._shard_steps = max(1, shard_bytes // (self.image_size ** 2 * 3))
         self._closed = False
+        self._published = False
         self._current: _Shard | None = None
         self._done_shards: list[_Shard] = []
         self._new_episodes: list[dict[str, Any]] = []
@@ -446,6 +447,7 @@ class StoreWriter:
                 old = self.dst.with_name(f'{self.dst.name}.old-{uuid.uuid4().hex[:8]}')
                 os.rename(self.dst, old)
             os.rename(self._work, self.dst)
+            self._published = True
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
             return
@@ -457,13 +459,18 @@ class StoreWriter:
         _write_json_atomic(self.dst / meta['index_file'], episodes)
         old_index = self._meta.get('index_file')
         _write_json_atomic(self.dst / META_FILE, meta)     # the publishing step
-        if old_index and old_index != meta['index_file']:
-            (self.dst / old_index).unlink(missing_ok=True)
+        self._published = True
+        try:        # tidying only: the new store is complete whatever happens here
+            if old_index and old_index != meta['index_file']:
+                (self.dst / old_index).unlink(missing_ok=True)
+        except OSError:
+            pass
         shutil.rmtree(self._work, ignore_errors=True)
 
     def abort(self) -> None:
         """Drop everything written by this writer."""
-        if self._closed:
+        if self._closed or self._published:
+            self._closed = True
             return
         self._closed = True
         shards = list(self._done_shards)

@@ -19,9 +19,9 @@ import os
 import struct
 from typing import BinaryIO, Iterator
 
-import numpy as np
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import DecodeError
+import numpy as np
 
 from vptr_training.errors import DataError
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vptr_training.data.store import SHARDS_DIR, EpisodeStore
+from vptr_training.data.store import EpisodeStore, SHARDS_DIR
 from vptr_training.errors import DataError
 
 _CHUNK_ROWS = 4096     # rows scanned at a time: bounded memory on huge shards

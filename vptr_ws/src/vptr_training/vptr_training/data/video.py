@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+from dataclasses import dataclass
 import functools
 import math
 import os
-import re
-from dataclasses import dataclass
 from pathlib import Path
+import re
 from typing import Iterator
 
 import numpy as np

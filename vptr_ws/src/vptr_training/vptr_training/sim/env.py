@@ -29,14 +29,14 @@ import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
 from vptr_training.robot.conventions import (  # noqa: E402
-    ACTION_HIGH, ACTION_LOW, RESET_STATE6, ee_state_from_joints, integrate_target,
-    pose_to_state6, state6_to_pose)
+    ACTION_HIGH, ACTION_LOW, ee_state_from_joints, integrate_target, pose_to_state6,
+    RESET_STATE6, state6_to_pose)
 from vptr_training.robot.image import squash_resize  # noqa: E402
 from vptr_training.robot.kinematics import (  # noqa: E402
     FINGER_LIMITS, NEUTRAL_JOINTS, WidowXKinematics)
 from vptr_training.sim import model as sim_model  # noqa: E402
 from vptr_training.sim.tasks import (  # noqa: E402
-    CONTAINERS, OBJECTS, Appearance, Layout, check_condition, get_task, sample_appearance,
+    Appearance, check_condition, CONTAINERS, get_task, Layout, OBJECTS, sample_appearance,
     sample_layout, scene_for, task_success)
 
 CONTROL_PERIOD = 0.2          # s (5 Hz)
@@ -46,6 +46,9 @@ GRIPPER_THRESHOLD = 0.5
 SETTLE_TIME = 0.3             # s of physics after a reset, so objects come to rest
 CAMERA_ASPECT = 4.0 / 3.0     # 640x480
 CTRL_TICK_SECONDS = 0.01      # servo goals are updated every 10 ms
+# Observation bounds of the 7-D state: metres, euler angles, gripper opening.
+STATE_LOW = np.array([-1, -1, -1, -math.pi, -math.pi / 2, -math.pi, 0], np.float32)
+STATE_HIGH = np.array([1, 1, 1, math.pi, math.pi / 2, math.pi, 1], np.float32)
 
 
 class WidowXSimEnv(gym.Env):
@@ -87,7 +90,7 @@ class WidowXSimEnv(gym.Env):
         self._index_model()
         self.observation_space = gym.spaces.Dict({
             'image': gym.spaces.Box(0, 255, (self.image_size, self.image_size, 3), np.uint8),
-            'state': gym.spaces.Box(-np.inf, np.inf, (7,), np.float32),
+            'state': gym.spaces.Box(STATE_LOW, STATE_HIGH, dtype=np.float32),
         })
         self.action_space = gym.spaces.Box(ACTION_LOW, ACTION_HIGH, dtype=np.float32)
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
@@ -120,6 +123,8 @@ class WidowXSimEnv(gym.Env):
         self._obj_qadr = {n: m.jnt_qposadr[m.joint(f'obj_{n}_joint').id]
                           for n in self.scene.objects}
         self._obj_body = {n: m.body(f'obj_{n}').id for n in self.scene.objects}
+        self._obj_geoms = {n: np.flatnonzero(m.geom_bodyid == b)
+                           for n, b in self._obj_body.items()}
         self._cont_body = {n: m.body(f'cont_{n}').id for n in self.scene.containers}
         self._pad_geoms = {m.geom('left_pad').id, m.geom('right_pad').id}
         if self.scene.drawer:
@@ -207,22 +212,32 @@ class WidowXSimEnv(gym.Env):
         self._target6 = pose_to_state6(self.kin.fk(q))
 
     def advance(self, seconds: float) -> None:
-        """Run the physics for `seconds` (10 ms resolution), moving servo goals at their
-        speed limits."""
+        """Run the physics for `seconds` (rounded to the physics timestep), moving the
+        servo goals towards the commanded joints at their speed limits."""
         m, d = self.model, self.data
         # Servo goals are updated every 10 ms and the physics in between runs inside MuJoCo
         # (nstep), which keeps Python out of the inner loop.
-        substeps = max(1, int(round(CTRL_TICK_SECONDS / m.opt.timestep)))
-        tick = substeps * m.opt.timestep
-        arm_step = self.kin.velocity_limits * tick
-        finger_step = FINGER_SPEED * tick
-        for _ in range(max(0, int(round(seconds / tick)))):
-            ctrl = d.ctrl[self._arm_act]
-            d.ctrl[self._arm_act] = ctrl + np.clip(self._arm_goal - ctrl, -arm_step, arm_step)
-            left = float(d.ctrl[self._finger_act[0]])
-            left += float(np.clip(self._finger_goal - left, -finger_step, finger_step))
-            d.ctrl[self._finger_act] = (left, -left)
-            mujoco.mj_step(m, d, nstep=substeps)
+        dt = m.opt.timestep
+        substeps = max(1, int(round(CTRL_TICK_SECONDS / dt)))
+        total = max(0, int(round(seconds / dt)))
+        chunks = [substeps] * (total // substeps) + ([total % substeps] if total % substeps
+                                                     else [])
+        if not chunks:
+            return
+        # The whole goal ramp of this call at once (goals move at the speed limits):
+        # ctrl(t) = ctrl_0 + clip(goal - ctrl_0, -t * speed, t * speed) at each chunk start.
+        ctrl0 = d.ctrl.copy()
+        goal = ctrl0.copy()
+        goal[self._arm_act] = self._arm_goal
+        goal[self._finger_act] = (self._finger_goal, -self._finger_goal)
+        speed = np.zeros(m.nu)
+        speed[self._arm_act] = self.kin.velocity_limits
+        speed[self._finger_act] = FINGER_SPEED
+        elapsed = np.cumsum(chunks)[:, None] * dt
+        ramp = ctrl0 + np.clip(goal - ctrl0, -elapsed * speed, elapsed * speed)
+        for ctrl, n in zip(ramp, chunks):
+            d.ctrl[:] = ctrl
+            mujoco.mj_step(m, d, nstep=n)
             if self.tick_callback is not None:
                 self.tick_callback(d.time)
 
@@ -319,8 +334,14 @@ class WidowXSimEnv(gym.Env):
             if name in layout.objects:
                 x, y, yaw = layout.objects[name]
                 z = OBJECTS[name].rest_z + 0.002
-            else:  # parked on the floor, out of view
+            else:  # parked inside the table leg, out of view
                 (x, y, z), yaw = sim_model.park_object(i), 0.0
+            # Parked objects float without contacts or gravity: resting on a shelf they
+            # would still cost the contact solver every physics step.
+            active = name in layout.objects
+            m.geom_contype[self._obj_geoms[name]] = int(active)
+            m.geom_conaffinity[self._obj_geoms[name]] = int(active)
+            m.body_gravcomp[self._obj_body[name]] = 0.0 if active else 1.0
             d.qpos[adr:adr + 3] = (x, y, z)
             d.qpos[adr + 3:adr + 7] = (math.cos(yaw / 2), 0.0, 0.0, math.sin(yaw / 2))
         for i, name in enumerate(self.scene.containers):

@@ -8,8 +8,8 @@ in Bridge's scripted collections; the expert is closed-loop, so it often recover
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 
 import numpy as np
 

@@ -16,17 +16,17 @@ call with the same parameters returns at once.
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 import datetime
 import json
 import multiprocessing
 import os
+from pathlib import Path
 import pickle
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -163,8 +163,8 @@ def _successful_rollout(task: str, seed: int, keep_failures: bool,
         episode = rollout(task, seed + attempt * 1_000_003, **kwargs)
         if episode.success or keep_failures:
             return episode, attempt
-    raise RuntimeError(f'the {task} expert failed {RETRIES} times from seed {seed}; lower '
-                       f'the noise or pass keep_failures=True')
+    raise ConfigError(f'the {task} expert failed {RETRIES} times from seed {seed}; lower '
+                      f'the noise (--noise) or keep failed episodes (keep_failures=True)')
 
 
 # ------------------------------------------------------------------------- file helpers

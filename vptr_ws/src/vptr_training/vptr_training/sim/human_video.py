@@ -9,9 +9,9 @@ clips are cheap and always complete the task.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 import math
 import os
-from dataclasses import dataclass
 
 os.environ.setdefault('MUJOCO_GL', 'egl')  # headless rendering; must precede the import
 
@@ -21,10 +21,10 @@ import numpy as np  # noqa: E402
 from vptr_training.errors import ConfigError  # noqa: E402
 from vptr_training.sim import model as sim_model  # noqa: E402
 from vptr_training.sim.model import (CABINET_HALF, CONTAINERS, DRAWER_TRAVEL,  # noqa: E402
-                                     HANDLE_OFFSET, HANDLE_Z, OBJECTS, VIDEO_ONLY_OBJECTS,
-                                     object_spec)
-from vptr_training.sim.tasks import (Layout, TaskSpec, _Footprints, _place_disc,  # noqa: E402
-                                     sample_appearance)
+                                     HANDLE_OFFSET, HANDLE_Z, object_spec, OBJECTS,
+                                     VIDEO_ONLY_OBJECTS)
+from vptr_training.sim.tasks import (_Footprints, _place_disc, Layout,  # noqa: E402
+                                     sample_appearance, TaskSpec)
 
 VIDEO_PICK_OBJECTS = ('carrot', 'cube', 'eggplant', 'corn', 'sponge', 'can',
                       *VIDEO_ONLY_OBJECTS)

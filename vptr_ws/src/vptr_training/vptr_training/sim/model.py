@@ -22,8 +22,8 @@ one compiled model serves every episode of an environment.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Sequence
 
 import numpy as np
@@ -40,7 +40,7 @@ TABLE_GEOM = 'table_top'
 # (0.015 m per finger) leaves a 14 mm gap, an open one (0.037 m) 58 mm.
 FINGER_FACE_INSET = 0.008
 FINGER_PAD_HALF = (0.02, 0.005, 0.011)  # along the gripper, closing direction, width
-TIMESTEP = 0.002  # s; 100 physics steps per 5 Hz control step (0.004 drops cubes)
+TIMESTEP = 0.0025  # s; 80 physics steps per 5 Hz control step (0.004 drops cubes)
 FLOOR_Z = -0.75   # floor under the table
 # Unused bodies wait on a shelf inside the (opaque, visual-only) table leg: hidden from
 # every viewpoint, and cheap (a far-away floor would cost render time and show up).
@@ -62,7 +62,7 @@ PARK_CABINET = np.array([0.3, -0.25, PARK_Z])
 # at the workspace with the arm coming in from the top of the image; 640x480 (4:3).
 CAMERA_POS = np.array([0.62, -0.52, 0.62])
 CAMERA_TARGET = np.array([0.26, 0.04, 0.06])
-CAMERA_FOVY = 52.0
+CAMERA_FOVY = 42.0
 
 
 @dataclass(frozen=True)
@@ -237,7 +237,7 @@ def _arm_xml() -> str:
     # Pad centre offset from the joint position so the inner face is FINGER_FACE_INSET in.
     pad_cy = FINGER_FACE_INSET - pad_y
     visual = 'class="visual"'
-    return f'''
+    return f"""
     <body name="base_link" pos="0 0 0">
       <geom type="box" size="0.07 0.07 0.02" pos="0 0 0.02" rgba="0.1 0.1 0.1 1" {visual}/>
       <body name="shoulder_link" pos="0 0 0" gravcomp="1">
@@ -291,7 +291,7 @@ def _arm_xml() -> str:
           </body>
         </body>
       </body>
-    </body>'''
+    </body>"""
 
 
 def _limit(joint: str) -> tuple[float, float]:
@@ -319,12 +319,12 @@ def _object_xml(spec: ObjectSpec, index: int) -> str:
     geoms = '\n      '.join(
         _geom_xml(g, f'{spec.name}_g{i}', spec.rgba, 'class="object"')
         for i, g in enumerate(spec.geoms))
-    return f'''
+    return f"""
     <body name="obj_{spec.name}" pos="{_fmt(park_object(index))}">
       <freejoint name="obj_{spec.name}_joint"/>
       <inertial pos="0 0 0" mass="{spec.mass}" diaginertia="2e-5 2e-5 2e-5"/>
       {geoms}
-    </body>'''
+    </body>"""
 
 
 def _container_xml(spec: ContainerSpec, index: int) -> str:
@@ -355,10 +355,10 @@ def _container_xml(spec: ContainerSpec, index: int) -> str:
                 f'{wall_r * math.sin(a):.5f} {spec.height / 2:.4f}" euler="0 0 {a:.5f}" '
                 f'rgba="{_fmt(spec.rgba)}" class="object"/>')
     body = '\n      '.join(parts)
-    return f'''
+    return f"""
     <body name="{name}" pos="{_fmt(park_container(index))}">
       {body}
-    </body>'''
+    </body>"""
 
 
 def _drawer_xml() -> str:
@@ -367,7 +367,7 @@ def _drawer_xml() -> str:
     grey = '0.55 0.4 0.25 1'
     front = '0.7 0.55 0.35 1'
     # Cabinet origin: centre of its footprint on the table. The drawer slides along -x.
-    return f'''
+    return f"""
     <body name="cabinet" pos="{_fmt(PARK_CABINET)}">
       <geom name="cab_top" type="box" size="{dx} {dy} {wall}" pos="0 0 {2 * dz - wall}"
             rgba="{grey}" class="object"/>
@@ -397,7 +397,7 @@ def _drawer_xml() -> str:
               fromto="{-dx - HANDLE_OFFSET} -0.05 {HANDLE_Z} {-dx - HANDLE_OFFSET} 0.05 {HANDLE_Z}"
               rgba="0.2 0.2 0.2 1" class="object"/>
       </body>
-    </body>'''
+    </body>"""
 
 
 def _hand_xml() -> str:
@@ -405,7 +405,7 @@ def _hand_xml() -> str:
 
     The human videos animate it kinematically (qpos / mocap_pos, no physics)."""
     skin = '0.87 0.67 0.55 1'
-    return f'''
+    return f"""
     <body name="hand" mocap="true" pos="0.3 0 0.3">
       <geom name="hand_palm" type="ellipsoid" size="0.035 0.05 0.018" pos="0 0 0.065"
             rgba="{skin}" class="visual"/>
@@ -425,7 +425,7 @@ def _hand_xml() -> str:
         <geom name="hand_middle" type="capsule" size="0.009"
               fromto="-0.008 0.008 0.055 -0.008 0.008 0.004" rgba="{skin}" class="visual"/>
       </body>
-    </body>'''
+    </body>"""
 
 
 @dataclass
@@ -456,7 +456,7 @@ def build_scene_xml(scene: SceneSpec) -> str:
         bodies.append(_object_xml(object_spec(name), i))
     actuators = _arm_actuators() if scene.robot else ''
     cam_quat = lookat_quat(CAMERA_POS, CAMERA_TARGET)
-    return f'''<mujoco model="wx250s_table">
+    return f"""<mujoco model="wx250s_table">
   <compiler angle="radian" autolimits="true"/>
   <option timestep="{TIMESTEP}" integrator="implicitfast" cone="elliptic" impratio="10"/>
   <visual>
@@ -504,4 +504,4 @@ def build_scene_xml(scene: SceneSpec) -> str:
   <actuator>
     {actuators}
   </actuator>
-</mujoco>'''
+</mujoco>"""

@@ -13,8 +13,8 @@ Evaluation conditions follow V-PTR's generalisation tests:
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+import math
 from typing import Protocol
 
 import numpy as np

@@ -20,24 +20,23 @@ with a small tagged encoding for tuples, non-string dict keys and tensors.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 import hashlib
 import json
 import os
+from pathlib import Path
 import random
 import shutil
 import struct
 import subprocess
-import uuid
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+import uuid
 
 import numpy as np
-import torch
-import yaml
 from safetensors.torch import load_file, save_file
-
+import torch
 from vptr_training.errors import CheckpointError
+import yaml
 
 CHECKPOINTS_DIR = 'checkpoints'
 LATEST_FILE = 'latest'

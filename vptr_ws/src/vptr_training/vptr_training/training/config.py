@@ -17,9 +17,8 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import yaml
-
 from vptr_training.errors import ConfigError
+import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / 'configs'
 
@@ -45,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     'save_every': 1000,
     'keep_last': 2,
     'progress': True,             # tqdm progress bar
+    'overwrite': False,           # a fresh run may replace an old run in out_dir
     'init_from': '',              # phase 3: a phase-2 checkpoint, whole agent restored
     'init_optimizer': True,       # ... with its optimizer state (the run continues)
     'data': {

@@ -6,8 +6,8 @@ LOCAL_RANK, MASTER_ADDR and MASTER_PORT; without them everything runs as a singl
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
+import os
 
 import torch
 import torch.distributed as dist

@@ -16,15 +16,15 @@ A hook gets an `EvalContext` and returns a dict of floats that is logged.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass, field
 import importlib
 import io
 import math
 import os
+from pathlib import Path
 import random
 import sys
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -286,7 +286,7 @@ def _load_optimizers(agent: torch.nn.Module, states: dict[str, Any], where: Path
     optimizers = agent.optimizers()
     if set(states) != set(optimizers):
         raise CheckpointError(f'{where}: optimizers {sorted(states)} do not match this '
-                              f'agent\'s {sorted(optimizers)}')
+                              f"agent's {sorted(optimizers)}")
     for name, optimizer in optimizers.items():
         try:
             optimizer.load_state_dict(states[name])
@@ -307,7 +307,7 @@ def _warn_config_changes(saved: dict[str, Any], config: dict[str, Any],
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)
                      and k.split('.')[0] not in RESUME_FREE_KEYS and not k.startswith('eval.'))
     if changed and dist_info.is_main:
-        print(f'warning: resuming with a config that differs from the checkpoint\'s in '
+        print("warning: resuming with a config that differs from the checkpoint's in "
               f'{", ".join(changed)}; the run will not match an uninterrupted one',
               file=sys.stderr)
 
@@ -336,6 +336,13 @@ def _train(config: dict[str, Any], resume: bool,
     if resume and resume_from is None and dist_info.is_main:
         print(f'note: no checkpoint in {run_dir} to resume from, starting at step 0',
               file=sys.stderr)
+    if not resume and ckpt_io.latest_checkpoint(run_dir) is not None:
+        if not config['overwrite']:
+            raise ConfigError(f'{run_dir} already holds a run; pass --resume to continue it, '
+                              'overwrite=true to replace it, or choose another --out')
+        if dist_info.is_main:
+            _clear_run(run_dir)
+        distributed.barrier(dist_info)
     state = None
     task_names = None
     if resume_from is not None:
@@ -427,6 +434,15 @@ def _train(config: dict[str, Any], resume: bool,
         log.close()
     return {'run_dir': str(run_dir), 'checkpoint': str(last_checkpoint), 'step': step,
             'metrics': last, 'task_names': data.task_names, 'agent': agent}
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Remove what an earlier run left in RUN_DIR (checkpoints, logs, plots)."""
+    import shutil
+    for name in (ckpt_io.CHECKPOINTS_DIR, 'tb', 'plots'):
+        shutil.rmtree(run_dir / name, ignore_errors=True)
+    for name in (METRICS_FILE, EVAL_FILE, 'config.yaml'):
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _make_loader(config: dict[str, Any], sampler: Any, device: torch.device) -> Any:
