@@ -6,14 +6,13 @@ converted to 5 Hz control ticks at 128 px. Prints wall-clock figures measured he
 """
 from __future__ import annotations
 
+from pathlib import Path
 import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import cv2
 import numpy as np
-
 from vptr_training.data.rosbag import convert_bag, find_bags, RosbagOptions
 from vptr_training.data.rosbag_io import DemoBagWriter
 from vptr_training.robot.image import squash_resize

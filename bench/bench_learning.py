@@ -3,6 +3,7 @@
 
 Cases (each in a fresh subprocess so peak RSS is per case):
   cql-small      CQL, small encoder, 128x128 images, batch 64 (the CPU default)
+  cql-small-64   the same at 64x64 images
   cql-state      CQL state-only: 'identity' encoder over 4x4 images, critic sees the
                  state, 3 x 256 MLPs, batch 256
   icvf-small     ICVF, small encoder, 128x128, batch 64
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import time
 
-CPU_CASES = ('cql-small', 'cql-state', 'icvf-small')
+CPU_CASES = ('cql-small', 'cql-small-64', 'cql-state', 'icvf-small')
 CUDA_CASES = ('cql-small', 'icvf-small', 'cql-resnet34', 'icvf-resnet34')
 
 
@@ -55,8 +56,9 @@ def run_case(case, device, steps):
                                 critic_uses_state=True, augment=False)
             batch_size, size = 256, 4
         else:
-            config = cql.Config(num_tasks=10, encoder=case.split('-')[1], image_size=128)
-            batch_size, size = 64, 128
+            size = 64 if case.endswith('-64') else 128
+            config = cql.Config(num_tasks=10, encoder=case.split('-')[1], image_size=size)
+            batch_size = 64
         agent = cql.Agent(config).to(device)
         batches = [_robot_batch(torch, batch_size, size, 10) for _ in range(4)]
     else:

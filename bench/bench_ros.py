@@ -10,10 +10,10 @@ Prints p50 / p99 in milliseconds.
 """
 from __future__ import annotations
 
+from pathlib import Path
 import sys
 import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -22,7 +22,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'vptr_ws' / 'src' / 'vptr_policy' / 'test'))
 
-from checkpoints import make_random_checkpoint  # noqa: E402
+from checkpoints import make_random_checkpoint  # noqa: E402, I100
 from vptr_policy.control import ControllerConfig, PolicyController  # noqa: E402
 from vptr_training.policy import load_policy  # noqa: E402
 from vptr_training.robot import conventions  # noqa: E402

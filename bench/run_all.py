@@ -6,11 +6,11 @@ one-line status per benchmark, and exits non-zero if any benchmark crashed.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 import platform
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 

@@ -2,9 +2,9 @@
 evaluate, report. The same code path as `make demo`, with tiny sizes."""
 import json
 import os
+from pathlib import Path
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -52,13 +52,19 @@ def test_micro_pipeline_second_run_is_cached(micro_demo):
     assert step_lines and all(line.endswith(': cached') for line in step_lines)
 
 
-def test_vptr_finetune_starts_from_the_pretrained_encoder(micro_demo):
-    """Phase hand-over in the real pipeline: phase 2 starts from phase 1's encoder."""
-    from safetensors.numpy import load_file
+def test_pipeline_hands_phase_outputs_forward(micro_demo):
+    """Phase 2 starts from phase 1's encoder, phase 3 from the phase-2 agent (the unit
+    tests check bit-identity; here we check the real pipeline wires the runs together)."""
+    import yaml
     out, _ = micro_demo
     runs = out / 'runs' / 'seed0'
-    pre = load_file(str(next((runs / 'pretrain_icvf' / 'checkpoints').glob('step_*'))
-                        / 'model.safetensors'))
-    assert any(k.startswith('encoder.') for k in pre)
-    config = (next((runs / 'vptr_train' / 'checkpoints').glob('step_*')) / 'config.yaml')
-    assert 'pretrain_icvf' in config.read_text()
+
+    def config(run):
+        latest = (runs / run / 'checkpoints' / 'latest').read_text().strip()
+        return yaml.safe_load((runs / run / 'checkpoints' / latest / 'config.yaml').read_text())
+
+    assert config('vptr_train')['encoder']['init_from'].endswith('pretrain_icvf')
+    assert config('vptr_finetune')['init_from'].endswith('vptr_train')
+    assert config('ptr_train')['encoder']['init_from'] == ''
+    assert config('ptr_finetune')['init_from'].endswith('ptr_train')
+    assert config('bc_finetune')['encoder']['init_from'].endswith('pretrain_icvf')

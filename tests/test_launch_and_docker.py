@@ -2,18 +2,18 @@
 for vptr_training. Launch files are imported against the fake launch API shared with the
 packages' tests (vptr_ws/src/vptr_policy/test/fake_ros.py)."""
 import ast
+from pathlib import Path
 import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / 'vptr_ws' / 'src' / 'vptr_policy' / 'test'))
-import fake_ros  # noqa: E402
+import fake_ros  # noqa: E402, I100
 import launch_checks  # noqa: E402
 
 LAUNCH_DIR = REPO / 'launch'

@@ -8,9 +8,9 @@ console scripts that exist and parameters their node declares.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 import fake_ros

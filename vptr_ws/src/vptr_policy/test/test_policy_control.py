@@ -3,12 +3,11 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from vptr_policy.control import (ControllerConfig, MODE_HOMING, MODE_PAUSED, MODE_RUNNING,
+                                 PolicyController)
 from vptr_training.errors import ConfigError
 from vptr_training.robot import conventions
 from vptr_training.robot.kinematics import WidowXKinematics
-
-from vptr_policy.control import (ControllerConfig, MODE_HOMING, MODE_PAUSED, MODE_RUNNING,
-                                 PolicyController)
 
 KIN = WidowXKinematics('wx250s')
 NOW = 1000.0

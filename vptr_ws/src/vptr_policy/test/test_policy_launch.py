@@ -1,9 +1,8 @@
 """policy.launch.py against the fake launch API, and package.xml against the imports."""
 from pathlib import Path
 
-import launch_checks
-
 import fake_ros
+import launch_checks
 
 LAUNCH = Path(__file__).resolve().parents[1] / 'launch' / 'policy.launch.py'
 

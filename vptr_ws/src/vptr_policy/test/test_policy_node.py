@@ -2,14 +2,13 @@
 services, published messages, watchdog, preprocessing parity, main()."""
 from pathlib import Path
 
+import fake_ros
 import numpy as np
 import pytest
-import yaml
 from vptr_training.robot.image import squash_resize
 from vptr_training.robot.kinematics import WidowXKinematics
 from vptr_training.robot.messages import image_msg_to_rgb
-
-import fake_ros
+import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]
 KIN = WidowXKinematics('wx250s')

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+import numpy as np
 from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, JointState
+from vptr_policy.control import MODE_RUNNING, PolicyController, StepResult
 from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
                                           joint_state_to_arrays, stamp_to_seconds)
-
-from vptr_policy.control import MODE_RUNNING, PolicyController, StepResult
 
 # Sensor-data QoS with depth 1: only the newest image / joint state matters to a 5 Hz loop.
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,

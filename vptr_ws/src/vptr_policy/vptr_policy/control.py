@@ -12,15 +12,14 @@ command anything from an image or joint state older than `stale_timeout`.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+import time
 from typing import Protocol
 
 import numpy as np
+from vptr_policy.safety import all_finite, clip_to_workspace, filter_command, SafetyLimits
 from vptr_training.errors import ConfigError, VptrError
 from vptr_training.robot import conventions, kinematics as kinematics_module
-
-from vptr_policy.safety import all_finite, clip_to_workspace, filter_command, SafetyLimits
 
 MODE_PAUSED = 'paused'
 MODE_RUNNING = 'running'

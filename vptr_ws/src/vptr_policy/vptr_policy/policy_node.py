@@ -13,22 +13,21 @@ from __future__ import annotations
 import sys
 from typing import Any, Callable
 
-import numpy as np
-import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
+from vptr_policy.arm_io import ArmIO
+from vptr_policy.control import (ControllerConfig, MODE_RUNNING, PolicyController, spec_value,
+                                 StepResult)
 from vptr_training.errors import ConfigError, VptrError
 from vptr_training.policy import load_policy
 from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
 from vptr_training.robot.kinematics import WidowXKinematics
-
-from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import (ControllerConfig, MODE_RUNNING, PolicyController,
-                                 spec_value, StepResult)
 
 # name -> (default, description). Defaults match config/policy.yaml.
 PARAMETERS: dict[str, tuple[Any, str]] = {
@@ -63,10 +62,10 @@ class PolicyNode(Node):
             self.declare_parameter(name, default, ParameterDescriptor(description=description))
         p = {name: self.get_parameter(name).value for name in PARAMETERS}
         if p['robot_model'] not in ROBOT_MODELS:
-            raise ConfigError(f"robot_model must be one of {ROBOT_MODELS}, "
+            raise ConfigError(f'robot_model must be one of {ROBOT_MODELS}, '
                               f"got {p['robot_model']!r}")
         if p['action_mode'] not in ACTION_MODES:
-            raise ConfigError(f"action_mode must be one of {ACTION_MODES}, "
+            raise ConfigError(f'action_mode must be one of {ACTION_MODES}, '
                               f"got {p['action_mode']!r}")
         if not p['checkpoint_dir']:
             raise ConfigError('parameter checkpoint_dir is required (a checkpoint directory)')
@@ -78,7 +77,7 @@ class PolicyNode(Node):
         spec_hz = spec_value(policy, 'control_hz')
         if spec_hz and abs(float(spec_hz) - float(p['control_hz'])) > 1e-6:
             self.get_logger().warning(f"control_hz {p['control_hz']} differs from the "
-                                      f'checkpoint\'s {spec_hz} Hz: actions are per step')
+                                      f"checkpoint's {spec_hz} Hz: actions are per step")
         self.controller = PolicyController(policy, self.kinematics, ControllerConfig(
             task=task, control_hz=float(p['control_hz']),
             stale_timeout=float(p['stale_timeout']),

@@ -148,7 +148,8 @@ def test_frozen_encoder_variant_keeps_encoders_fixed():
     agent.update(_image_batch(4, 16, 3, torch.Generator().manual_seed(4)))
     after = agent.encoder_state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
-    assert all(torch.equal(actor_before[k], v) for k, v in agent.actor.encoder.state_dict().items())
+    actor_after = agent.actor.encoder.state_dict()
+    assert all(torch.equal(actor_before[k], v) for k, v in actor_after.items())
 
 
 # -- learning: a one-step offline bandit with a noisy two-mode behaviour policy -------------
@@ -176,7 +177,8 @@ def _bandit_batch(rng, batch_size):
             'next_observations': _context_images(context), 'states': states,
             'next_states': states, 'actions': torch.from_numpy(actions),
             'rewards': torch.from_numpy(_bandit_reward(context, actions).astype(np.float32)),
-            'masks': torch.zeros(batch_size), 'task_ids': torch.zeros(batch_size, dtype=torch.long)}
+            'masks': torch.zeros(batch_size),
+            'task_ids': torch.zeros(batch_size, dtype=torch.long)}
 
 
 def test_cql_beats_behaviour_and_is_conservative_out_of_distribution():

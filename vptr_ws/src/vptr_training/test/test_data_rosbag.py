@@ -2,19 +2,17 @@
 both storages (mcap, sqlite3) with DemoBagWriter and with raw rosbags Writer calls."""
 from __future__ import annotations
 
+from pathlib import Path
 import shutil
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 import pytest
-import yaml
 from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import get_typestore, Stores
-
 from vptr_training.cli import main
 from vptr_training.data import rosbag_io
 from vptr_training.data.rosbag import convert_bag, find_bags, RosbagOptions
@@ -25,6 +23,7 @@ from vptr_training.robot import conventions
 from vptr_training.robot.image import squash_resize
 from vptr_training.robot.kinematics import NEUTRAL_JOINTS, WidowXKinematics
 from vptr_training.robot.messages import WX250S_JOINT_STATE_ORDER
+import yaml
 
 SIZE = 16
 HEIGHT, WIDTH = 48, 64

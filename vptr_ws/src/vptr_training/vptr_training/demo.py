@@ -20,17 +20,17 @@ from __future__ import annotations
 
 import argparse
 import csv
+from dataclasses import asdict, dataclass, replace
 import json
 import os
+from pathlib import Path
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 from vptr_training.errors import VptrError
-from vptr_training.evaluation import (CONDITIONS, ConditionResult, evaluate_policy,
-                                      format_table, wilson_interval)
+from vptr_training.evaluation import (ConditionResult, CONDITIONS, evaluate_policy, format_table,
+                                      wilson_interval)
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,7 @@ PRESETS: dict[str, DemoPreset] = {
                                 methods=('vptr', 'ptr', 'bc', 'vip')),
 }
 
+METHOD_NAMES = {'vptr': 'V-PTR', 'ptr': 'PTR', 'bc': 'BC', 'vip': 'VIP+CQL'}
 METHOD_LABELS = {'vptr': 'V-PTR (ICVF video pre-training + multi-task CQL + fine-tune)',
                  'ptr': 'PTR (multi-task CQL + fine-tune, random encoder)',
                  'bc': 'BC on ICVF-pre-trained features (target demos)',
@@ -283,7 +284,7 @@ class DemoPipeline:
                 low, high = wilson_interval(wins, n)
                 rows.append(ConditionResult(condition, n, wins, wins / n, low, high,
                                             sum(r.mean_steps for r in per_seed) / len(per_seed)))
-            table[METHOD_LABELS[method].split(' (')[0]] = rows
+            table[METHOD_NAMES[method]] = rows
         return table
 
     # ------------------------------------------------------------------ report
@@ -302,8 +303,7 @@ class DemoPipeline:
                  '## Success rates (episodes pooled over seeds, Wilson 95% intervals)', '',
                  format_table(self.aggregate()), '']
         for method in self.preset.methods:
-            lines.append(f'- **{METHOD_LABELS[method].split(" (")[0]}**: '
-                         f'{METHOD_LABELS[method]}')
+            lines.append(f'- **{METHOD_NAMES[method]}**: {METHOD_LABELS[method]}')
         lines += ['', '## Rollouts and value along an episode', '']
         for method in self.preset.methods:
             for r in self.results[self.preset.seeds[0]][method]:

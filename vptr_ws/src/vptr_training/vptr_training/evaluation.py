@@ -9,16 +9,15 @@ output folder for the report.
 from __future__ import annotations
 
 import argparse
+from dataclasses import asdict, dataclass, field
 import json
 import math
 import os
-import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
+import time
 from typing import Any, Sequence
 
 import numpy as np
-
 from vptr_training.errors import VptrError
 
 CONDITIONS = ('seen', 'new_positions', 'new_distractors')

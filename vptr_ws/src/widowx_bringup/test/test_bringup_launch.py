@@ -1,11 +1,10 @@
 """widowx_bringup launch files against the fake launch API; package.xml vs imports."""
 from pathlib import Path
 
-import pytest
-from vptr_training.data import rosbag_io
-
 import fake_ros
 import launch_checks
+import pytest
+from vptr_training.data import rosbag_io
 
 LAUNCH_DIR = Path(__file__).resolve().parents[1] / 'launch'
 LAUNCH_FILES = sorted(p.name for p in LAUNCH_DIR.glob('*.launch.py'))

@@ -5,11 +5,10 @@ import json
 import os
 from pathlib import Path
 
+import fake_ros
 import numpy as np
 import pytest
 import yaml
-
-import fake_ros
 
 PACKAGE = Path(__file__).resolve().parents[1]
 TASK = 'put_carrot_on_plate'

@@ -3,10 +3,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from vptr_policy.control import ControllerConfig, PolicyController
 from vptr_training.sim.env import WidowXSimEnv
 from vptr_training.sim.experts import make_expert
-
-from vptr_policy.control import ControllerConfig, PolicyController
 from widowx_bringup.sim_robot import (finger_to_gripper_angle, GRIPPER_ARM_LENGTH,
                                       GRIPPER_HORN_RADIUS, SimRobot)
 

@@ -13,15 +13,14 @@ import sys
 from typing import Any
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
-from vptr_training.robot.kinematics import WidowXKinematics
 from vptr_policy.arm_io import ArmIO
 from vptr_policy.control import ControllerConfig, MODE_RUNNING, PolicyController
-
+from vptr_training.robot.kinematics import WidowXKinematics
 from widowx_bringup.recording import EpisodeRecorder
 from widowx_bringup.teleop import HELP, KeyReader, TeleopState
 

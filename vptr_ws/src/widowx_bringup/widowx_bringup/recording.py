@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 from rclpy.node import Node
 from std_msgs.msg import Float32MultiArray, String
-from vptr_training.data.rosbag_io import (ACTION_TOPIC, EPISODE_EVENT_TOPIC,
-                                          episode_event_json)
 from vptr_policy.control import StepResult
+from vptr_training.data.rosbag_io import ACTION_TOPIC, episode_event_json, EPISODE_EVENT_TOPIC
 
 
 def recorded_action(result: StepResult) -> np.ndarray | None:

@@ -16,17 +16,16 @@ import sys
 from typing import Any
 
 import numpy as np
-import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
-from vptr_training.robot.kinematics import WidowXKinematics
 from vptr_policy.arm_io import ArmIO
 from vptr_policy.control import ControllerConfig, PolicyController
-
+from vptr_training.robot.kinematics import WidowXKinematics
 from widowx_bringup.collector import CollectionPlan, FINISHED
 from widowx_bringup.recording import EpisodeRecorder
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
@@ -120,7 +119,7 @@ class ScriptedCollectorNode(Node):
             self.controller.stop()
             self.recorder.end(end.success)
             self.get_logger().info(
-                f"episode {end.index} ended after {end.steps} steps: "
+                f'episode {end.index} ended after {end.steps} steps: '
                 f"{'success' if end.success else 'failure'} "
                 f'(success rate so far {self.plan.success_rate:.2f})')
             if self.plan.state == FINISHED:

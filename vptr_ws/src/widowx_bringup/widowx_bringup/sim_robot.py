@@ -9,8 +9,8 @@ client such as the policy node cannot tell it from the real driver.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Any
 
 import numpy as np

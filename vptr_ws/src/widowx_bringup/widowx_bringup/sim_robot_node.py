@@ -14,10 +14,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-import numpy as np
-import rclpy
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
+import numpy as np
 from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
@@ -25,7 +25,6 @@ from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
 from vptr_training.errors import VptrError
 from vptr_training.robot.messages import rgb_to_image_fields
-
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SimRobot, SUCCESS_TOPIC
 
 PARAMETERS: dict[str, tuple[Any, str]] = {

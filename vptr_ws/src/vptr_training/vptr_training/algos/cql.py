@@ -34,7 +34,8 @@ class Config:
     num_tasks: int = 1
     gamma: float = 0.96
     cql_alpha: float = 10.0           # fixed weight of the conservative term
-    cql_lagrange: bool = False        # (optional) tune the weight to keep C near the gap
+    cql_lagrange: bool = False        # (optional) weight = cql_alpha * exp(log_cql_alpha),
+    #                                   the multiplier tuned so mean C tracks the target gap
     cql_target_gap: float = 1.0       # (inferred) target of mean C for the Lagrange variant
     cql_lagrange_lr: float = 3e-4
     n_actions: int = 4                # next-state samples for the max-backup, and policy /
@@ -299,11 +300,11 @@ class Agent(nn.Module):
             alpha = cfg.cql_alpha * self.log_cql_alpha.detach().exp().clamp(0.0, 1e6)
             loss, critic_info = critic_loss(q_data, td_targets, conservative, alpha,
                                             cfg.cql_target_gap)
+            info['cql_alpha'] = alpha.item()
         else:
-            alpha = torch.tensor(cfg.cql_alpha)
             loss, critic_info = critic_loss(q_data, td_targets, conservative, cfg.cql_alpha)
+            info['cql_alpha'] = cfg.cql_alpha
         info.update(critic_info)
-        info['cql_alpha'] = float(alpha)
         self.critic_optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.critic_optimizer.step()

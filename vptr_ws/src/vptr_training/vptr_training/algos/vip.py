@@ -18,8 +18,8 @@ Batch mapping (the ICVFSampler keys are reused so one sampler serves both pre-tr
 The encoder (`encoder_state_dict()`) initialises CQL like the ICVF encoder does.
 """
 
-import math
 from dataclasses import dataclass
+import math
 from typing import Callable, Optional
 
 import torch

@@ -28,17 +28,16 @@ schemas embedded in the bag, with the standard Humble store + interbotix_xs_msgs
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass, field
 import functools
 import os
+from pathlib import Path
 import re
 import sqlite3
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
-
 from vptr_training.data import rosbag_io
 from vptr_training.data.convert import (add_common_arguments, check_workers, require_source,
                                         run_conversion)

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 import shutil
 import tempfile
-from pathlib import Path
 from types import TracebackType
 from typing import Any, Sequence
 
 import cv2
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
-from rosbags.typesys import Stores, get_types_from_msg, get_typestore
+from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
-
 from vptr_training.robot.messages import rgb_to_image_fields, seconds_to_stamp_fields
 
 # ---- topics and types (the recorder launch file uses the same names) -----------------------
