@@ -140,3 +140,25 @@ def test_preshrink_of_large_frames():
     assert np.abs(ref.astype(int) - got).mean() < 2.0
     medium = smooth[:480, :640]
     assert video.preshrink(medium) is medium     # below 512: untouched, bit-identical
+
+
+def test_decoder_threads_follow_opencv_and_do_not_change_frames(tmp_path):
+    # worker processes run cv2.setNumThreads(1): the FFmpeg decoder must then use 1 thread
+    F.write_video(tmp_path / 'a.mp4', 40, 30000 / 1001)
+    before = cv2.getNumThreads()
+    decoded = {}
+    try:
+        for threads in (1, 2):
+            cv2.setNumThreads(threads)
+            cap = video.open_video(str(tmp_path / 'a.mp4'))
+            assert cap.getBackendName() == 'FFMPEG'
+            assert cap.get(cv2.CAP_PROP_N_THREADS) == threads
+            cap.release()
+            decoded[threads] = video.decode_video(str(tmp_path / 'a.mp4'), 5.0, SIZE)
+    finally:
+        cv2.setNumThreads(before)
+    np.testing.assert_array_equal(decoded[1][0], decoded[2][0])
+    np.testing.assert_array_equal(decoded[1][1], decoded[2][1])
+    np.testing.assert_array_equal(decoded[1][0], all_frames(tmp_path / 'a.mp4')[0:40:6])
+    with pytest.raises(DataError, match='cannot open video'):
+        video.open_video(str(tmp_path / 'missing.mp4'))
