@@ -264,3 +264,29 @@ def test_ddp_two_process_gloo_keeps_ranks_identical(tmp_path):
     # The scalars outside DDP moved (so their gradient all-reduce was exercised).
     assert rank0['cql']['log_temperature'].item() != 0.0
     assert rank0['cql_lagrange']['log_cql_alpha'].item() != 0.0
+
+
+def test_wrap_ddp_keeps_a_restored_target_network(tmp_path):
+    """After a resume or a phase-3 init_from the target differs from the online network;
+    wrapping for DDP must keep it (it used to re-copy the online network over it)."""
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path / "rendezvous"}', rank=0,
+                            world_size=1)
+    try:
+        cql_agent = cql.Agent(_small_config(image_size=8))
+        icvf_agent = icvf.Agent(icvf.Config(image_size=8, latent_dim=8, hidden_dims=(8, 8)))
+        restored = {}
+        for name, target in (('cql', cql_agent.target_critic),
+                             ('icvf', icvf_agent.target_value_net)):
+            with torch.no_grad():
+                for parameter in target.parameters():
+                    parameter.add_(0.5)
+            restored[name] = {k: v.clone() for k, v in target.state_dict().items()}
+        cql_agent.wrap_ddp()
+        icvf_agent.wrap_ddp()
+        for name, target in (('cql', cql_agent.target_critic),
+                             ('icvf', icvf_agent.target_value_net)):
+            for key, value in target.state_dict().items():
+                assert torch.equal(value, restored[name][key]), (name, key)
+    finally:
+        dist.destroy_process_group()

@@ -592,3 +592,32 @@ def test_skip_bad_keeps_the_good_bags(tmp_path: Path,
     store = EpisodeStore(tmp_path / 'store')
     assert len(store) == 1
     check_episode(store.episode(0), want)
+
+
+def test_held_tick_gets_zero_movement_not_the_previous_action(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tick without its own action message (the controller held) must not repeat the
+    previous step's movement: the arm did not move then."""
+    ticks = [1000 + PERIOD_MS * k for k in range(6)]
+    with DemoBagWriter(tmp_path / 'bag', storage='mcap') as bag:
+        bag.write_episode_event(0.995, 'start', 'sweep', '')
+        bag.write_episode_event((ticks[-1] + 5) / 1000, 'end', 'sweep', '', True)
+        for k, ms in enumerate(ticks[:-1]):
+            if k != 3:                                   # no command at tick 3
+                bag.write_action(ms / 1000, action_at(ms))
+        write_streams(bag, 900, ticks[-1] + 50)
+    assert convert(tmp_path / 'bag', tmp_path / 'store') == 0
+    actions = EpisodeStore(tmp_path / 'store').episode(0)['actions']
+    np.testing.assert_allclose(actions[3, :6], 0.0)
+    assert actions[3, 6] == action_at(ticks[2])[6]      # the gripper command still in effect
+    np.testing.assert_allclose(actions[4], action_at(ticks[4]), atol=1e-7)
+    assert '1 of 5 steps have no action message of their own' in capsys.readouterr().err
+
+
+def test_half_written_bag_in_a_hidden_temp_folder_is_ignored(tmp_path: Path) -> None:
+    demo_bag(tmp_path / 'bags' / 'good')
+    writer = DemoBagWriter(tmp_path / 'bags' / 'killed', storage='mcap')
+    writer.open()
+    writer.write_image(1.0, frame_at(1000))              # never closed: a killed recorder
+    units = find_bags(tmp_path / 'bags')
+    assert [Path(u.label).name for u in units] == ['good']

@@ -126,3 +126,17 @@ def test_value_diagnostics(runs, tmp_path):
     assert png.stat().st_size > 1000
     stats = result.as_dict()
     assert set(stats) >= {'value_auroc', 'value_gap'}
+
+
+def test_actions_are_unscaled_with_the_checkpoints_own_action_box(runs):
+    """The spec's action box, not the code's current constants, maps [-1, 1] to raw units."""
+    from vptr_training.policy import Policy
+    policy = load_policy(runs / 'cql')
+    spec = dict(policy.spec)
+    spec['action_low'] = [2 * x for x in spec['action_low'][:6]] + [spec['action_low'][6]]
+    spec['action_high'] = [2 * x for x in spec['action_high'][:6]] + [spec['action_high'][6]]
+    wider = Policy(policy.agent, spec)
+    image = np.full((16, 16, 3), 90, np.uint8)
+    state = np.array([0.3, 0.0, 0.1, 0.0, 0.0, 0.0, 1.0], np.float32)
+    np.testing.assert_allclose(wider.act(image, state, 'target')[:6],
+                               2 * policy.act(image, state, 'target')[:6], rtol=1e-5)

@@ -244,3 +244,11 @@ def test_fresh_run_does_not_mix_with_an_old_one(stores, pretrained, tmp_path):
     runner.train(load_config('demo_pretrain', overrides + ['overwrite=true']))
     assert [p.name for p in ck.list_checkpoints(run)] == ['step_00000002']
     assert [r['step'] for r in _read_csv(run / 'metrics.csv')] == ['1', '2']
+
+
+def test_stores_of_different_control_rates_are_refused(stores, tmp_path):
+    make_robot_store(tmp_path / 'target10hz', [('target', 7, True)], control_hz=10.0)
+    config = load_config('demo_train', _cql_overrides(stores, tmp_path / 'run') + [
+        f'data.target={tmp_path / "target10hz"}'])
+    with pytest.raises(ConfigError, match='different control rates'):
+        runner.train(config)

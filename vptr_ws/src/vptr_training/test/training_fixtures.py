@@ -40,11 +40,12 @@ def make_video_store(path: Path, lengths: Sequence[int], size: int = 16,
 
 
 def make_robot_store(path: Path, episodes: Sequence[tuple[str, int, bool]], size: int = 16,
-                     seed: int = 0, val_tasks: Sequence[str] = ()) -> EpisodeStore:
+                     seed: int = 0, val_tasks: Sequence[str] = (),
+                     control_hz: float = 5.0) -> EpisodeStore:
     """episodes: (task, number of observations, success) each."""
     rng = np.random.default_rng(seed)
     start = 0
-    with StoreWriter(path, kind='robot', image_size=size, control_hz=5.0) as writer:
+    with StoreWriter(path, kind='robot', image_size=size, control_hz=control_hz) as writer:
         for i, (task, length, success) in enumerate(episodes):
             states = rng.uniform(-0.2, 0.3, (length, 7)).astype(np.float32)
             states[:, 6] = rng.uniform(0, 1, length)

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from vptr_training.errors import CheckpointError, VptrError
-from vptr_training.robot.conventions import unscale_action
 from vptr_training.robot.image import squash_resize
 
 MODES = ('actor', 'q-rerank')
@@ -80,8 +79,8 @@ class Policy:
         return self._unscale(scaled)
 
     def _unscale(self, scaled: np.ndarray) -> np.ndarray:
-        if self._action_low.shape == (7,):
-            return unscale_action(scaled)
+        """[-1, 1] -> raw units with the action box the checkpoint was trained with (its
+        spec), not the code's current constants."""
         a = np.clip(scaled, -1.0, 1.0)
         return (self._action_low + (a + 1) * 0.5 * (self._action_high - self._action_low)
                 ).astype(np.float32)

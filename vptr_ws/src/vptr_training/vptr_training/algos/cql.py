@@ -243,12 +243,17 @@ class Agent(nn.Module):
 
     def wrap_ddp(self, process_group: Optional[object] = None,
                  device_ids: Optional[list[int]] = None) -> None:
-        """Wrap critic and actor in DDP; broadcast the scalars; re-sync the target critic."""
+        """Wrap critic and actor in DDP; broadcast the scalars and rank 0's target critic.
+
+        The target is broadcast rather than re-copied from the online critic: after a resume
+        or a phase-3 `init_from`, the restored target differs from the online critic and
+        must survive the wrapping (DDP itself broadcasts the online modules).
+        """
         self._process_group = process_group
         self._ddp['critic'] = ddp_wrap(self.critic, process_group, device_ids)
         self._ddp['actor'] = ddp_wrap(self.actor, process_group, device_ids)
-        broadcast_parameters([self.log_temperature, self.log_cql_alpha], process_group)
-        self.target_critic.load_state_dict(self.critic.state_dict())
+        broadcast_parameters([self.log_temperature, self.log_cql_alpha,
+                              *self.target_critic.parameters()], process_group)
 
     @property
     def device(self) -> torch.device:

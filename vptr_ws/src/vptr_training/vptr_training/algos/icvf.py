@@ -17,8 +17,9 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from vptr_training.algos.common import (ddp_wrap, encoder_state_copy, load_encoder_strict,
-                                        module_device, polyak_update, prepare_images)
+from vptr_training.algos.common import (broadcast_parameters, ddp_wrap, encoder_state_copy,
+                                        load_encoder_strict, module_device, polyak_update,
+                                        prepare_images)
 from vptr_training.nets.encoders import make_encoder, to_float_images
 from vptr_training.nets.heads import ICVFHead
 
@@ -126,9 +127,13 @@ class Agent(nn.Module):
 
     def wrap_ddp(self, process_group: Optional[object] = None,
                  device_ids: Optional[list[int]] = None) -> None:
-        """Wrap the value network in DDP (see algos/common.py); re-syncs the target copy."""
+        """Wrap the value network in DDP (see algos/common.py); broadcast rank 0's target.
+
+        Broadcast, not re-copied from the online network: a resumed target differs from the
+        online network and must survive the wrapping.
+        """
         self._ddp['value'] = ddp_wrap(self.value_net, process_group, device_ids)
-        self.target_value_net.load_state_dict(self.value_net.state_dict())
+        broadcast_parameters(list(self.target_value_net.parameters()), process_group)
 
     # -- training
     def _images(self, images: torch.Tensor) -> torch.Tensor:

@@ -92,13 +92,17 @@ def find_bags(src: Path) -> list[BagUnit]:
         return [BagUnit(str(src), (str(src),), False)]
     units: list[BagUnit] = []
     for root, dirs, files in os.walk(src):
-        dirs.sort(key=lambda d: _natural_key(Path(d)))
+        # Hidden folders are writers' temp folders (DemoBagWriter builds `.NAME.*.tmp`
+        # beside NAME): a killed recorder leaves a half-written bag there.
+        dirs[:] = sorted((d for d in dirs if not d.startswith('.')),
+                         key=lambda d: _natural_key(Path(d)))
         folder = Path(root)
         if 'metadata.yaml' in files:
             units.append(BagUnit(str(folder), (str(folder),), True))
             dirs.clear()  # a bag folder holds no further bags
             continue
-        storage = [folder / f for f in files if Path(f).suffix in STORAGE_SUFFIXES]
+        storage = [folder / f for f in files
+                   if not f.startswith('.') and Path(f).suffix in STORAGE_SUFFIXES]
         units.extend(_units_from_storage_files(folder, storage))
     if not units:
         raise DataError(src, 'no rosbag2 bags found (folders with metadata.yaml, or .mcap / '
@@ -518,7 +522,8 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
         states = np.stack([
             conventions.ee_state_from_joints(kin, joint_q[j, :-1], float(joint_q[j, -1]))
             for j in joint_idx.tolist()]).astype(np.float32)
-        step_actions = (_actions_in_effect(actions, ticks, period_ns, window.start_ns)
+        step_actions = (_actions_in_effect(actions, ticks, period_ns, window.start_ns,
+                                           f'{bag.label}: episode {window.task!r}')
                         if actions is not None else None)
         if step_actions is None:
             if actions is not None and len(actions):
@@ -547,12 +552,17 @@ def _warn_stale(label: str, task: str, ticks: np.ndarray, sample_t: np.ndarray, 
 
 
 def _actions_in_effect(actions: _Stream, ticks: np.ndarray, period_ns: int,
-                       start_ns: int | None) -> np.ndarray | None:
+                       start_ns: int | None, label: str = '') -> np.ndarray | None:
     """Action of step k = the last action message up to half a period after tick k: the
     command issued in response to obs k (published at the tick, give or take latency and
     jitter) that moved the robot to obs k+1. None when step 0 has no action inside the
     episode (an earlier episode's command is not this one's): the caller then derives the
-    episode's actions from its states."""
+    episode's actions from its states.
+
+    A tick whose latest action is older than half a period before it had no command of
+    its own (the controller held: stale input, IK failure): it gets zero movement and the
+    gripper value still in effect, not a repeat of the previous step's movement.
+    """
     if not len(actions):
         return None
     last = np.searchsorted(actions.time_ns, ticks[:-1] + period_ns // 2, side='right') - 1
@@ -560,7 +570,14 @@ def _actions_in_effect(actions: _Stream, ticks: np.ndarray, period_ns: int,
         np.searchsorted(actions.time_ns, start_ns, side='left'))
     if last[0] < first_allowed:
         return None
-    return np.stack([actions.values[i] for i in last.tolist()])
+    step_actions = np.stack([actions.values[i] for i in last.tolist()]).astype(np.float32)
+    held = actions.time_ns[last] < ticks[:-1] - period_ns // 2
+    if held.any():
+        step_actions[held, :6] = 0.0
+        print(f'warning: {label}: {int(held.sum())} of {len(held)} steps have no action '
+              'message of their own (the controller held); recorded as zero movement',
+              file=sys.stderr)
+    return step_actions
 
 
 def _decode_images(bag: _BagReader, topic: str, wanted: set[tuple[int, int]],

@@ -153,6 +153,11 @@ def build_data(config: dict[str, Any], rank: int = 0, world_size: int = 1,
                          world_size=world_size,
                          n_success_steps=config['sampler']['n_success_steps'], split=split)
     hz = {float(store.meta['control_hz']) for _, store, _ in stores}
+    if len(hz) > 1:
+        rates = ', '.join(f"{key}: {store.meta['control_hz']} Hz" for key, store, _ in stores)
+        raise ConfigError(f'the robot stores have different control rates ({rates}): an '
+                          'action means a different motion at each rate; convert them at '
+                          'one --control-hz')
     return DataSetup(sampler, list(task_names), image_size, hz.pop(),
                      {key: _store_stats(store) for key, store, _ in stores})
 
@@ -256,7 +261,10 @@ def init_from_previous_phases(config: dict[str, Any], agent: torch.nn.Module,
         if source.encoder_state is None:
             raise CheckpointError(f'{source.path}: has no {ckpt_io.ENCODER_FILE} to '
                                   'initialise the encoder from')
-        agent.load_encoder_state_dict(source.encoder_state)
+        try:
+            agent.load_encoder_state_dict(source.encoder_state)
+        except CheckpointError as exc:
+            raise CheckpointError(f'{source.path / ckpt_io.ENCODER_FILE}: {exc}') from None
     if config['init_from']:
         source = ckpt_io.load_checkpoint(
             config['init_from'], expect=dict(expect_image, algo=config['algo'],
