@@ -15,8 +15,8 @@ import torch
 from torch import nn
 
 from vptr_training.algos.common import (ddp_wrap, encoder_state_copy, ImageActor,
-                                        load_encoder_strict, module_device, one_hot_tasks,
-                                        prepare_images)
+                                        jitter_kwargs, load_encoder_strict, module_device,
+                                        one_hot_tasks, prepare_images)
 from vptr_training.errors import ConfigError
 from vptr_training.nets.encoders import make_encoder, to_float_images
 from vptr_training.nets.heads import sample_tanh_gaussian, tanh_gaussian_log_prob
@@ -66,12 +66,7 @@ class Agent(nn.Module):
             config.encoder, config.image_size, config.latent_dim)
         self.actor = ImageActor(encoder, config.state_dim, config.num_tasks, config.action_dim,
                                 config.actor_hidden_dims, config.freeze_encoder)
-        self.jitter = None
-        if config.color_jitter:
-            self.jitter = {'brightness': config.jitter_brightness,
-                           'contrast': config.jitter_contrast,
-                           'saturation': config.jitter_saturation, 'hue': config.jitter_hue,
-                           'p': config.jitter_p}
+        self.jitter = jitter_kwargs(config)
         self.optimizer = torch.optim.Adam(
             [p for p in self.actor.parameters() if p.requires_grad], lr=config.lr)
         self._ddp: dict[str, nn.Module] = {}

@@ -115,6 +115,23 @@ def broadcast_parameters(parameters: Iterable[nn.Parameter],
             dist.broadcast(parameter.data, src=source, group=process_group)
 
 
+def encode(encoder: nn.Module, images: torch.Tensor, frozen: bool) -> torch.Tensor:
+    """The encoder's latent; a frozen encoder runs without building a graph."""
+    if frozen:
+        with torch.no_grad():
+            return encoder(images)
+    return encoder(images)
+
+
+def jitter_kwargs(config: object) -> Optional[dict[str, float]]:
+    """Colour-jitter arguments of an agent config (CQL, BC), None when jitter is off."""
+    if not getattr(config, 'color_jitter', False):
+        return None
+    return {'brightness': config.jitter_brightness, 'contrast': config.jitter_contrast,
+            'saturation': config.jitter_saturation, 'hue': config.jitter_hue,
+            'p': config.jitter_p}
+
+
 class ImageActor(nn.Module):
     """Actor of CQL and BC: its own encoder + tanh-Gaussian head on [latent, state, task]."""
 
@@ -131,9 +148,5 @@ class ImageActor(nn.Module):
     def forward(self, images: torch.Tensor, states: torch.Tensor,
                 task_onehot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """float images (B, 3, S, S), states (B, 7), task one-hot (B, T) -> mean, log_std."""
-        if self.freeze_encoder:
-            with torch.no_grad():
-                latent = self.encoder(images)
-        else:
-            latent = self.encoder(images)
+        latent = encode(self.encoder, images, self.freeze_encoder)
         return self.policy(torch.cat([latent, states, task_onehot], -1))

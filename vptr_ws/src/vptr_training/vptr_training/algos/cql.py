@@ -21,9 +21,9 @@ from torch import nn
 from torch.func import functional_call
 
 from vptr_training.algos.common import (average_gradients, broadcast_parameters, ddp_wrap,
-                                        encoder_state_copy, ImageActor, load_encoder_strict,
-                                        module_device, one_hot_tasks, polyak_update,
-                                        prepare_images)
+                                        encode, encoder_state_copy, ImageActor,
+                                        jitter_kwargs, load_encoder_strict, module_device,
+                                        one_hot_tasks, polyak_update, prepare_images)
 from vptr_training.errors import ConfigError
 from vptr_training.nets.encoders import make_encoder, to_float_images
 from vptr_training.nets.heads import sample_tanh_gaussian, TwinQHead
@@ -162,11 +162,7 @@ class Critic(nn.Module):
                                 tuple(config.critic_hidden_dims))
 
     def latent(self, images: torch.Tensor, states: torch.Tensor) -> torch.Tensor:
-        if self.freeze_encoder:
-            with torch.no_grad():
-                latent = self.encoder(images)
-        else:
-            latent = self.encoder(images)
+        latent = encode(self.encoder, images, self.freeze_encoder)
         return torch.cat([latent, states], -1) if self.uses_state else latent
 
     def forward(self, images: torch.Tensor, states: torch.Tensor, actions: torch.Tensor,
@@ -203,12 +199,7 @@ class Agent(nn.Module):
         self.log_cql_alpha = nn.Parameter(torch.zeros(()), requires_grad=config.cql_lagrange)
         self.target_entropy = (float(config.target_entropy) if config.target_entropy is not None
                                else -float(config.action_dim))
-        self.jitter = None
-        if config.color_jitter:
-            self.jitter = {'brightness': config.jitter_brightness,
-                           'contrast': config.jitter_contrast,
-                           'saturation': config.jitter_saturation, 'hue': config.jitter_hue,
-                           'p': config.jitter_p}
+        self.jitter = jitter_kwargs(config)
 
         def trainable(module: nn.Module) -> list[nn.Parameter]:
             return [p for p in module.parameters() if p.requires_grad]
