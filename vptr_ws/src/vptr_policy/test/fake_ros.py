@@ -1074,7 +1074,7 @@ def build_modules(world: FakeWorld) -> dict[str, types.ModuleType]:
 
 # Modules of this repository that import ROS at module level: dropped from sys.modules on
 # install so each test imports them against a fresh fake.
-ROS_USING_MODULES = ('vptr_policy.policy_node', 'vptr_policy.arm_io',
+ROS_USING_MODULES = ('vptr_policy.policy_node', 'vptr_policy.arm_io', 'vptr_policy.ros_main',
                      'widowx_bringup.sim_robot_node', 'widowx_bringup.keyboard_teleop',
                      'widowx_bringup.scripted_collector', 'widowx_bringup.arm_setup',
                      'widowx_bringup.recording')

@@ -3,8 +3,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from vptr_policy.control import (ControllerConfig, MODE_HOMING, MODE_PAUSED, MODE_RUNNING,
-                                 PolicyController)
+from vptr_policy.control import (controller_kinematics, ControllerConfig, MODE_HOMING,
+                                 MODE_PAUSED, MODE_RUNNING, PolicyController)
 from vptr_training.errors import ConfigError
 from vptr_training.robot import conventions
 from vptr_training.robot.kinematics import WidowXKinematics
@@ -187,18 +187,44 @@ def test_large_joint_jump_is_scaled_not_sent():
     assert np.max(np.abs(result.arm_cmd - q_far)) <= np.pi / 5.0 + 1e-9
 
 
+class NoIKKinematics:
+    """The wx250s kinematics with an IK that never converges (an unreachable target)."""
+
+    def __init__(self, kin):
+        self.kin = kin
+
+    def __getattr__(self, name):
+        return getattr(self.kin, name)
+
+    def ik(self, pose, seed, **kwargs):
+        return np.asarray(seed, dtype=np.float64), False
+
+
 def test_ik_failure_skips_step_and_keeps_target():
-    # The 5-DOF wx250 cannot roll the gripper about its axis independently of the rest:
-    # a pure roll target has no IK solution.
-    kin = WidowXKinematics('wx250')
     policy = ScriptedPolicy([0, 0, 0, 0.25, 0, 0, 0.0])
-    ctrl = PolicyController(policy, kin, ControllerConfig(task='put_x_in_y'))
+    ctrl = PolicyController(policy, NoIKKinematics(KIN), ControllerConfig(task='put_x_in_y'))
     ctrl.start()
-    result = ctrl.step(IMAGE, NOW, kin.neutral, FINGER_OPEN, NOW, NOW)
+    result = step(ctrl, KIN.neutral)
     assert result.arm_cmd is None and 'IK failed' in result.reason
     assert result.gripper_cmd is False
-    measured6 = conventions.pose_to_state6(kin.fk(kin.neutral))
+    measured6 = conventions.pose_to_state6(KIN.fk(KIN.neutral))
     np.testing.assert_allclose(ctrl.target, measured6)
+
+
+def test_five_dof_wx250_is_refused_at_construction():
+    # Why: from the neutral joints a 1 cm step in y already has no 5-DoF IK solution (y
+    # needs the waist, which turns the yaw), so a wx250 would skip nearly every step.
+    kin5 = WidowXKinematics('wx250')
+    target = conventions.pose_to_state6(kin5.fk(kin5.neutral))
+    target[1] += 0.01
+    assert not kin5.ik(conventions.state6_to_pose(target), kin5.neutral)[1]
+    with pytest.raises(ConfigError, match='needs the 6-DoF wx250s: Bridge actions are 6-D'):
+        PolicyController(ScriptedPolicy(), kin5, ControllerConfig(task='put_x_in_y'))
+    with pytest.raises(ConfigError, match='6-DoF wx250s'):
+        controller_kinematics('wx250')
+    with pytest.raises(ConfigError, match='robot_model'):
+        controller_kinematics('wx200')
+    assert controller_kinematics('wx250s').num_joints == 6
 
 
 def test_ik_round_trip_over_the_workspace():

@@ -281,3 +281,44 @@ def test_main_reports_configuration_errors(ros, capsys):
     assert module.main([]) == 2           # no checkpoint_dir
     assert 'checkpoint_dir' in capsys.readouterr().err
     assert ros.shutdown_count == 1
+
+
+def test_main_refuses_a_five_dof_wx250_before_loading(ros, capsys):
+    module = fake_ros.import_fresh('vptr_policy.policy_node')
+    loaded = []
+    module.load_policy = lambda *args, **kwargs: loaded.append(args) or SpyPolicy()
+    ros.set_parameters('policy_node', checkpoint_dir='/ckpt', robot_model='wx250')
+    assert module.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'needs the 6-DoF wx250s' in err
+    assert not loaded and ros.shutdown_count == 1 and not ros.executors
+
+
+def test_robot_model_description_says_the_policy_needs_wx250s(ros):
+    module = fake_ros.import_fresh('vptr_policy.policy_node')
+    assert 'needs the 6-DoF wx250s' in module.PARAMETERS['robot_model'][1]
+    text = (PACKAGE / 'config' / 'policy.yaml').read_text()
+    assert 'must be the 6-DoF wx250s' in text
+
+
+def zero_stamped(msg):
+    from builtin_interfaces.msg import Time
+    msg.header.stamp = Time(sec=0, nanosec=0)
+    return msg
+
+
+def test_zero_stamps_use_the_receipt_time_with_one_warning(ros):
+    _, node, policy = make_node(ros, autostart=True)
+    arm = node.publisher('/wx250s/commands/joint_group')
+    for _ in range(2):
+        ros.publish('/camera/image_raw', zero_stamped(image_msg(ros, camera_frame())))
+        ros.publish('/wx250s/joint_states', zero_stamped(joint_msg(ros, KIN.neutral)))
+        ros.spin_for(0.2)
+    assert len(arm.messages) == 2 and len(policy.calls) == 2
+    warnings = [m for m in node.get_logger().messages('warn') if 'zero header stamps' in m]
+    assert len(warnings) == 2                           # once for images, once for joints
+    assert any(m.startswith('image') for m in warnings)
+    assert any(m.startswith('joint state') for m in warnings)
+    # Receipt time ages like a stamp: no new data for > stale_timeout -> held.
+    ros.spin_for(0.6)
+    assert len(arm.messages) == 3 and 'stale' in node.last_result.reason

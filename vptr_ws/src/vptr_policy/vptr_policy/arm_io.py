@@ -42,8 +42,10 @@ class ArmIO:
             compressed_image_to_rgb if image_is_compressed else image_msg_to_rgb)
         # Each callback swaps in one object (an atomic assignment), so a step running in
         # another callback group / thread always reads a consistent message.
-        self.latest_image: Any = None
+        # (message, stamp s): the stamp is taken at receipt (see _stamp_or_receipt_time).
+        self.latest_image: tuple[Any, float] | None = None
         self.latest_joints: tuple[np.ndarray, float, float] | None = None
+        self._warned_zero_stamp: set[str] = set()
         self.image_sub = node.create_subscription(
             CompressedImage if image_is_compressed else Image, image_topic, self._on_image,
             SENSOR_QOS, callback_group=sensor_group)
@@ -55,8 +57,25 @@ class ArmIO:
         self.gripper_pub = node.create_publisher(
             JointSingleCommand, f'/{robot_name}/commands/joint_single', COMMAND_QOS)
 
+    def _stamp_or_receipt_time(self, stamp: float, what: str) -> float:
+        """The header stamp, or the node's clock now when the stamp is zero.
+
+        Some drivers and bag replays publish zero stamps; taken literally the data would be
+        stale forever and the arm never commanded. Receipt time is the best estimate of the
+        capture time left (late by the transport delay only)."""
+        if stamp != 0.0:
+            return stamp
+        if what not in self._warned_zero_stamp:
+            self._warned_zero_stamp.add(what)
+            self.node.get_logger().warning(
+                f'{what} messages have zero header stamps: using the time of receipt '
+                'for the staleness check')
+        return self.now()
+
     def _on_image(self, msg: Any) -> None:
-        self.latest_image = msg   # decoded only when a step needs it
+        # Decoded only when a step needs it; the stamp is read now, at receipt.
+        stamp = self._stamp_or_receipt_time(stamp_to_seconds(msg.header.stamp), 'image')
+        self.latest_image = (msg, stamp)
 
     def _on_joint_state(self, msg: JointState) -> None:
         try:
@@ -69,6 +88,7 @@ class ArmIO:
         # one; the Interbotix driver publishes them together.
         if np.isnan(values[:-1]).any():
             return
+        stamp = self._stamp_or_receipt_time(float(stamp), 'joint state')
         self.latest_joints = (values[:-1], float(values[-1]), stamp)
 
     def now(self) -> float:
@@ -79,11 +99,12 @@ class ArmIO:
         now = self.now()
         image = image_stamp = None
         decode_problem = ''
-        msg = self.latest_image
-        if msg is not None and controller.mode == MODE_RUNNING:
+        latest_image = self.latest_image
+        if latest_image is not None and controller.mode == MODE_RUNNING:
+            msg, stamp = latest_image
             try:
                 image = self.decode_image(msg)
-                image_stamp = stamp_to_seconds(msg.header.stamp)
+                image_stamp = stamp
             except ValueError as exc:
                 decode_problem = f'cannot decode image: {exc}'
         joints = self.latest_joints

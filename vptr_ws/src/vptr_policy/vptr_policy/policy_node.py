@@ -15,24 +15,22 @@ from typing import Any, Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
-import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_srvs.srv import Trigger
 from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import (ControllerConfig, MODE_RUNNING, PolicyController, spec_value,
-                                 StepResult)
-from vptr_training.errors import ConfigError, VptrError
+from vptr_policy.control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
+                                 PolicyController, spec_value, StepResult)
+from vptr_policy.ros_main import declare_parameters, spin_node
+from vptr_training.errors import ConfigError
 from vptr_training.policy import load_policy
 from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
-from vptr_training.robot.kinematics import WidowXKinematics
 
 # name -> (default, description). Defaults match config/policy.yaml.
 PARAMETERS: dict[str, tuple[Any, str]] = {
     'checkpoint_dir': ('', 'checkpoint directory written by vptr train/finetune (required)'),
-    'robot_model': ('wx250s', 'Interbotix arm model: wx250s (6 joints) or wx250 (5 joints)'),
+    'robot_model': ('wx250s', 'Interbotix arm model; the policy needs the 6-DoF wx250s '
+                              '(a 5-DoF wx250 cannot follow 6-D EE deltas: start-up error)'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (rgb8 Image, or CompressedImage)'),
     'image_is_compressed': (False, 'subscribe to sensor_msgs/CompressedImage instead'),
@@ -58,9 +56,7 @@ class PolicyNode(Node):
 
     def __init__(self) -> None:
         super().__init__('policy_node')
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if p['robot_model'] not in ROBOT_MODELS:
             raise ConfigError(f'robot_model must be one of {ROBOT_MODELS}, '
                               f"got {p['robot_model']!r}")
@@ -71,7 +67,8 @@ class PolicyNode(Node):
             raise ConfigError('parameter checkpoint_dir is required (a checkpoint directory)')
         robot_name = p['robot_name'] or p['robot_model']
 
-        self.kinematics = WidowXKinematics(p['robot_model'])
+        # Checked before the (slow) checkpoint load: a wx250 is a start-up ConfigError.
+        self.kinematics = controller_kinematics(p['robot_model'])
         policy = load_policy(p['checkpoint_dir'], mode=p['action_mode'], device=p['device'])
         task = p['task'] or _only_task(policy)
         spec_hz = spec_value(policy, 'control_hz')
@@ -163,23 +160,8 @@ def _trigger(node: Node, name: str, transition: Callable[[], tuple[bool, str]]) 
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = PolicyNode()
-    except VptrError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # Multi-threaded: the sensor group keeps taking images in while a step runs.
+    return spin_node(PolicyNode, executor='multi', args=args)
 
 
 if __name__ == '__main__':

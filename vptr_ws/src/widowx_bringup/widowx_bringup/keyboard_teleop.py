@@ -13,19 +13,19 @@ import sys
 from typing import Any
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import ControllerConfig, MODE_RUNNING, PolicyController
-from vptr_training.robot.kinematics import WidowXKinematics
-from widowx_bringup.recording import EpisodeRecorder
+from vptr_policy.control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
+                                 PolicyController)
+from vptr_policy.ros_main import declare_parameters, spin_node
+from widowx_bringup.recording import EpisodeRecorder, GRIPPER_CLOSED, GRIPPER_OPEN
 from widowx_bringup.teleop import HELP, KeyReader, TeleopState
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'Interbotix arm model: wx250s or wx250'),
+    'robot_model': ('wx250s', 'Interbotix arm model; teleop drives the 6-D EE controller, '
+                              'which needs the 6-DoF wx250s'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (needed fresh while recording)'),
     'task': ('teleop_task', 'task name written into the episode events'),
@@ -52,11 +52,9 @@ class KeyboardPolicy:
 class KeyboardTeleopNode(Node):
     def __init__(self, key_fd: int | None = None) -> None:
         super().__init__('keyboard_teleop')
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         robot_name = p['robot_name'] or p['robot_model']
-        kinematics = WidowXKinematics(p['robot_model'])
+        kinematics = controller_kinematics(p['robot_model'])   # a wx250: ConfigError
         self.keys = TeleopState(p['translation_step'], p['rotation_step'])
         self.controller = PolicyController(
             KeyboardPolicy(self.keys), kinematics,
@@ -86,7 +84,7 @@ class KeyboardTeleopNode(Node):
                 self.recorder.end(False)
             self.keys.clear()
             self.controller.start()
-            self.recorder.start()
+            self.recorder.start(GRIPPER_OPEN if self.keys.gripper_open else GRIPPER_CLOSED)
             log.info('episode started')
         elif event in ('end_success', 'end_failure'):
             self.recorder.end(event == 'end_success')
@@ -119,18 +117,7 @@ class KeyboardTeleopNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = KeyboardTeleopNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(KeyboardTeleopNode, executor='multi', args=args)
 
 
 if __name__ == '__main__':

@@ -1,6 +1,7 @@
 """Episode recording topics shared by the teleop and collector nodes.
 
-/vptr/action (std_msgs/Float32MultiArray, the raw 7-D action applied at each control step)
+/vptr/action (std_msgs/Float32MultiArray, the raw 7-D action applied at each control step;
+one per tick, a held tick as zero movement)
 and /vptr/episode_event (std_msgs/String JSON {event, task, language, success}), named and
 encoded by vptr_training.data.rosbag_io so `vptr data rosbag` reads what is recorded.
 """
@@ -13,16 +14,30 @@ from vptr_policy.control import StepResult
 from vptr_training.data.rosbag_io import ACTION_TOPIC, episode_event_json, EPISODE_EVENT_TOPIC
 
 
-def recorded_action(result: StepResult) -> np.ndarray | None:
-    """The action that actually moved the EE target this step (None if the policy was not
-    queried). A skipped arm step (IK failure, safety hold) left the target in place, so its
-    movement is recorded as zero: the bag must describe what happened."""
-    if result.action is None:
-        return None
-    action = np.asarray(result.action, dtype=np.float32).copy()
-    if result.arm_cmd is None:
-        action[:6] = 0.0
-    return action
+GRIPPER_OPEN = 1.0     # raw action[6] of an open gripper (Bridge: 1 open, 0 closed)
+GRIPPER_CLOSED = 0.0
+
+
+def recorded_action(result: StepResult, gripper_in_effect: float) -> np.ndarray:
+    """The 7-D action that describes what this control tick actually did.
+
+    Every tick of a recorded episode gets an action: the bag converter pairs each frame with
+    the latest /vptr/action, so a tick with none would inherit the previous tick's movement
+    and the dataset would claim the arm moved while it held. Movement is the policy's
+    [:6] only if the arm command went out (a skipped arm step, IK failure or safety hold,
+    left the target in place: zero). The gripper value is the action's if the gripper
+    command went out, else `gripper_in_effect` (the last one commanded, which the gripper
+    still follows)."""
+    recorded = np.zeros(7, dtype=np.float32)
+    recorded[6] = gripper_in_effect
+    action = None if result.action is None else np.asarray(result.action, np.float32)
+    if action is None or action.shape != (7,) or not np.all(np.isfinite(action)):
+        return recorded          # policy not queried, or its action was refused
+    if result.gripper_cmd is not None:
+        recorded[6] = action[6]
+    if result.arm_cmd is not None:
+        recorded[:6] = action[:6]
+    return recorded
 
 
 class EpisodeRecorder:
@@ -31,11 +46,15 @@ class EpisodeRecorder:
     def __init__(self, node: Node, task: str, language: str) -> None:
         self.task, self.language = task, language
         self.active = False
+        self.gripper_in_effect = GRIPPER_OPEN
         self.action_pub = node.create_publisher(Float32MultiArray, ACTION_TOPIC, 10)
         self.event_pub = node.create_publisher(String, EPISODE_EVENT_TOPIC, 10)
 
-    def start(self) -> None:
+    def start(self, gripper: float = GRIPPER_OPEN) -> None:
+        """Begin an episode; `gripper` is the raw gripper value in effect at its start (the
+        sim resets with an open gripper; teleop passes its toggle state)."""
         self.active = True
+        self.gripper_in_effect = float(gripper)
         self.event_pub.publish(String(data=episode_event_json(
             'start', self.task, self.language, True)))
 
@@ -46,6 +65,10 @@ class EpisodeRecorder:
         self.active = False
 
     def record(self, result: StepResult) -> None:
-        action = recorded_action(result)
-        if self.active and action is not None:
-            self.action_pub.publish(Float32MultiArray(data=[float(v) for v in action]))
+        """Publish the action of one controller tick that ran while recording (held ticks
+        included: they are recorded as zero movement)."""
+        if not self.active:
+            return
+        action = recorded_action(result, self.gripper_in_effect)
+        self.gripper_in_effect = float(action[6])
+        self.action_pub.publish(Float32MultiArray(data=[float(v) for v in action]))

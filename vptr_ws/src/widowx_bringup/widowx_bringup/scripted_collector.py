@@ -16,22 +16,22 @@ import sys
 from typing import Any
 
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
 from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import ControllerConfig, PolicyController
-from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_policy.control import controller_kinematics, ControllerConfig, PolicyController
+from vptr_policy.ros_main import declare_parameters, spin_node
+from vptr_training.errors import ConfigError
 from widowx_bringup.collector import CollectionPlan, FINISHED
-from widowx_bringup.recording import EpisodeRecorder
+from widowx_bringup.recording import EpisodeRecorder, GRIPPER_OPEN
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'arm model (the simulator is a wx250s)'),
+    'robot_model': ('wx250s', 'arm model; the 6-D EE controller needs the 6-DoF wx250s '
+                              '(the simulator is one)'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (must be fresh for each step)'),
     'task': ('put_carrot_on_plate', 'task name of the episodes (the sim node runs it)'),
@@ -58,17 +58,18 @@ class ExpertActionPolicy:
 class ScriptedCollectorNode(Node):
     def __init__(self) -> None:
         super().__init__('scripted_collector')
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         robot_name = p['robot_name'] or p['robot_model']
-        kinematics = WidowXKinematics(p['robot_model'])
+        kinematics = controller_kinematics(p['robot_model'])   # a wx250: ConfigError
         self.expert = ExpertActionPolicy()
         self.controller = PolicyController(
             self.expert, kinematics,
             ControllerConfig(task=p['task'], control_hz=float(p['control_hz']),
                              stale_timeout=float(p['stale_timeout'])))
-        self.plan = CollectionPlan(int(p['num_episodes']), int(p['max_steps']))
+        try:
+            self.plan = CollectionPlan(int(p['num_episodes']), int(p['max_steps']))
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from exc
         sensor_group = MutuallyExclusiveCallbackGroup()
         control_group = MutuallyExclusiveCallbackGroup()
         self.io = ArmIO(self, robot_name, list(kinematics.joint_names), p['image_topic'],
@@ -107,7 +108,7 @@ class ScriptedCollectorNode(Node):
             return
         if self.plan.begin():
             self.controller.start()
-            self.recorder.start()
+            self.recorder.start(GRIPPER_OPEN)     # the sim's ~/reset opens the gripper
             self.get_logger().info(f'episode {self.plan.episode} started')
         if self.controller.mode != 'running':
             return
@@ -129,18 +130,7 @@ class ScriptedCollectorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    node = ScriptedCollectorNode()
-    executor = MultiThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return spin_node(ScriptedCollectorNode, executor='multi', args=args)
 
 
 if __name__ == '__main__':

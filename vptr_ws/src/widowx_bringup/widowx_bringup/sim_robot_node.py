@@ -16,14 +16,12 @@ from typing import Any
 
 from interbotix_xs_msgs.msg import JointGroupCommand, JointSingleCommand
 import numpy as np
-from rcl_interfaces.msg import ParameterDescriptor
-import rclpy
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
-from vptr_training.errors import VptrError
+from vptr_policy.ros_main import declare_parameters, spin_node
+from vptr_training.errors import ConfigError
 from vptr_training.robot.messages import rgb_to_image_fields
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SimRobot, SUCCESS_TOPIC
 
@@ -48,11 +46,9 @@ PARAMETERS: dict[str, tuple[Any, str]] = {
 class SimRobotNode(Node):
     def __init__(self) -> None:
         super().__init__('sim_robot')
-        for name, (default, description) in PARAMETERS.items():
-            self.declare_parameter(name, default, ParameterDescriptor(description=description))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_parameters(self, PARAMETERS)
         if p['robot_model'] != 'wx250s':
-            raise VptrError(f"the simulator models a wx250s, not {p['robot_model']!r}")
+            raise ConfigError(f"the simulator models a wx250s, not {p['robot_model']!r}")
         robot_name = p['robot_name'] or p['robot_model']
         # Imported here: MuJoCo start-up is the slow part of this node, keep import cheap.
         from vptr_training.sim.env import WidowXSimEnv
@@ -129,24 +125,9 @@ class SimRobotNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    rclpy.init(args=args)
-    try:
-        node = SimRobotNode()
-    except VptrError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        rclpy.try_shutdown()
-        return 2
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    try:
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        node.env.close()
-        node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    # Single-threaded: the MuJoCo model is not thread-safe. The env is closed on exit.
+    return spin_node(SimRobotNode, executor='single', on_exit=lambda node: node.env.close(),
+                     args=args)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,67 @@
+"""The start-up and spin loop shared by every node of vptr_policy and widowx_bringup.
+
+`spin_node` is each node's `main()`: rclpy init, construct the node, spin it, shut down.
+A `VptrError` raised while the node is built (bad parameter, missing checkpoint, a 5-DoF
+arm for the controller) is reported as `error: ...` with exit code 2, as the `vptr` CLI
+does; Ctrl-C and an external shutdown (a node calling rclpy.try_shutdown() when it is done)
+end the spin cleanly with 0. `declare_parameters` declares a node's parameter table.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable
+
+from rcl_interfaces.msg import ParameterDescriptor
+import rclpy
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from vptr_training.errors import VptrError
+
+EXECUTORS = {'multi': MultiThreadedExecutor, 'single': SingleThreadedExecutor}
+EXIT_OK = 0
+EXIT_ERROR = 2       # the vptr CLI's code for a VptrError
+
+
+def declare_parameters(node: Node, parameters: dict[str, tuple[Any, str]]) -> dict[str, Any]:
+    """Declare `name -> (default, description)` on `node`; returns name -> value in effect
+    (the default, or the override from the command line / a params file)."""
+    for name, (default, description) in parameters.items():
+        node.declare_parameter(name, default, ParameterDescriptor(description=description))
+    return {name: node.get_parameter(name).value for name in parameters}
+
+
+def spin_node(node_factory: Callable[[], Node], executor: str = 'multi',
+              on_exit: Callable[[Node], None] | None = None,
+              args: list[str] | None = None) -> int:
+    """Run one node until Ctrl-C or shutdown; returns the process exit code.
+
+    executor: 'multi' (MultiThreadedExecutor, for nodes whose callback groups may run in
+    parallel) or 'single'. on_exit(node) runs before the node is destroyed (release what
+    the node holds, e.g. a simulator).
+    """
+    if executor not in EXECUTORS:
+        raise ValueError(f'executor must be one of {sorted(EXECUTORS)}, got {executor!r}')
+    rclpy.init(args=args)
+    node = None
+    try:
+        try:
+            node = node_factory()
+        except VptrError as exc:
+            # No node to log with (construction failed): stderr, as the CLI reports it.
+            print(f'error: {exc}', file=sys.stderr)
+            return EXIT_ERROR
+        spinner = EXECUTORS[executor]()
+        spinner.add_node(node)
+        spinner.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            try:
+                if on_exit is not None:
+                    on_exit(node)
+            finally:
+                node.destroy_node()
+        rclpy.try_shutdown()
+    return EXIT_OK

@@ -1,0 +1,76 @@
+"""Each bringup node's main() through the shared vptr_policy.ros_main.spin_node: the exit
+code 2 path for a bad configuration (a 5-DoF wx250 for the EE controller) and clean runs."""
+import os
+import sys
+
+import fake_ros
+import pytest
+
+TASK = 'put_carrot_on_plate'
+
+
+@pytest.mark.parametrize('module_name, node_name', [
+    ('widowx_bringup.keyboard_teleop', 'keyboard_teleop'),
+    ('widowx_bringup.scripted_collector', 'scripted_collector'),
+])
+def test_controller_nodes_refuse_a_five_dof_wx250(ros, capsys, module_name, node_name):
+    module = fake_ros.import_fresh(module_name)
+    ros.set_parameters(node_name, robot_model='wx250')
+    assert module.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('error: ') and 'needs the 6-DoF wx250s' in err
+    assert ros.shutdown_count == 1 and not ros.executors
+    assert '6-DoF wx250s' in module.PARAMETERS['robot_model'][1]
+
+
+def test_collector_bad_episode_count_is_a_config_error(ros, capsys):
+    module = fake_ros.import_fresh('widowx_bringup.scripted_collector')
+    ros.set_parameters('scripted_collector', num_episodes=0)
+    assert module.main([]) == 2
+    assert 'num_episodes' in capsys.readouterr().err
+
+
+def test_sim_main_refuses_other_models(ros, capsys):
+    module = fake_ros.import_fresh('widowx_bringup.sim_robot_node')
+    ros.set_parameters('sim_robot', robot_model='wx250')
+    assert module.main([]) == 2
+    assert 'simulator models a wx250s' in capsys.readouterr().err
+    assert ros.shutdown_count == 1
+
+
+def test_sim_main_spins_single_threaded_and_closes_the_env(ros, monkeypatch):
+    module = fake_ros.import_fresh('widowx_bringup.sim_robot_node')
+    ros.set_parameters('sim_robot', task=TASK, camera_width=64, camera_height=48)
+    created, closed = [], []
+
+    def factory():
+        node = real_class()
+        node.env.close = lambda: closed.append(True)
+        created.append(node)
+        return node
+
+    real_class = module.SimRobotNode
+    monkeypatch.setattr(module, 'SimRobotNode', factory)
+    assert module.main([]) == 0
+    (executor,) = ros.executors
+    assert type(executor).__name__ == 'SingleThreadedExecutor'
+    assert closed == [True] and created[0].destroyed and ros.shutdown_count == 1
+
+
+@pytest.mark.parametrize('module_name', ['widowx_bringup.keyboard_teleop',
+                                         'widowx_bringup.scripted_collector'])
+def test_controller_node_mains_spin_multithreaded(ros, monkeypatch, module_name):
+    read_fd, write_fd = os.pipe()
+    stdin = os.fdopen(os.dup(read_fd), 'r')
+    try:
+        # The teleop reads keys from stdin: a pipe stands in for the terminal.
+        monkeypatch.setattr(sys, 'stdin', stdin)
+        module = fake_ros.import_fresh(module_name)
+        assert module.main([]) == 0
+        (executor,) = ros.executors
+        assert type(executor).__name__ == 'MultiThreadedExecutor'
+        assert executor.nodes[0].destroyed and ros.shutdown_count == 1
+    finally:
+        stdin.close()
+        os.close(read_fd)
+        os.close(write_fd)
