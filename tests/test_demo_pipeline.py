@@ -68,3 +68,14 @@ def test_pipeline_hands_phase_outputs_forward(micro_demo):
     assert config('ptr_train')['encoder']['init_from'] == ''
     assert config('ptr_finetune')['init_from'].endswith('ptr_train')
     assert config('bc_finetune')['encoder']['init_from'].endswith('pretrain_icvf')
+
+
+def test_report_only_rewrites_the_report_from_finished_runs(micro_demo, tmp_path):
+    out, _ = micro_demo
+    again = _vptr('demo', '--preset', 'micro', '--out', str(out), '--report-only', cwd=REPO)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert 'Written with --report-only' in (out / 'report.md').read_text()
+    assert not [line for line in again.stdout.splitlines() if line.startswith('[')]
+    empty = _vptr('demo', '--preset', 'micro', '--out', str(tmp_path / 'none'),
+                  '--report-only', cwd=REPO)
+    assert empty.returncode == 2 and 'no seed has been evaluated' in empty.stderr

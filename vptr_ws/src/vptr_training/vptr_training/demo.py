@@ -146,6 +146,7 @@ class DemoPipeline:
         self.workers = workers
         self.steps: list[Step] = []
         self.results: dict[int, dict[str, list[ConditionResult]]] = {}
+        self.total_seconds: float | None = None
         self._build()
 
     # ------------------------------------------------------------------ steps
@@ -266,12 +267,22 @@ class DemoPipeline:
         self._collect()
 
     def _collect(self) -> None:
+        """Results of every seed whose methods were all evaluated (all seeds after a full
+        run; the finished ones after an interrupted run, for `--report-only`)."""
+        self.results = {}
         for seed in self.preset.seeds:
-            self.results[seed] = {}
-            for method in self.preset.methods:
-                path = self.layout.eval(seed, method) / 'eval.json'
-                rows = json.loads(path.read_text())
-                self.results[seed][method] = [ConditionResult(**r) for r in rows]
+            paths = {m: self.layout.eval(seed, m) / 'eval.json' for m in self.preset.methods}
+            if not all(path.is_file() for path in paths.values()):
+                continue
+            self.results[seed] = {m: [ConditionResult(**r) for r in json.loads(p.read_text())]
+                                  for m, p in paths.items()}
+        if not self.results:
+            raise VptrError(f'{self.layout.root}: no seed has been evaluated for every method '
+                            'yet; run the pipeline first')
+
+    @property
+    def completed_seeds(self) -> list[int]:
+        return sorted(self.results)
 
     def aggregate(self) -> dict[str, list[ConditionResult]]:
         """Pool episodes over seeds: successes and episodes add up per condition."""
@@ -279,7 +290,7 @@ class DemoPipeline:
         for method in self.preset.methods:
             rows = []
             for k, condition in enumerate(self.preset.conditions):
-                per_seed = [self.results[s][method][k] for s in self.preset.seeds]
+                per_seed = [self.results[s][method][k] for s in self.completed_seeds]
                 n = sum(r.episodes for r in per_seed)
                 wins = sum(r.successes for r in per_seed)
                 low, high = wilson_interval(wins, n)
@@ -294,21 +305,24 @@ class DemoPipeline:
         L = self.layout
         report = L.root / 'report.md'
         plots = self._training_plots()
+        timing = ('Written with --report-only from the runs already finished.'
+                  if self.total_seconds is None else
+                  f'Total time {self.total_seconds / 60:.1f} min (cached steps not counted).')
         lines = [f'# V-PTR demo report (preset `{self.preset_name}`)', '',
                  f'Target task: `{self.target_task}` ({self.preset.target_demos} demos). '
                  f'Prior tasks: {", ".join(f"`{t}`" for t in self.prior_tasks)}. '
-                 f'Seeds: {", ".join(map(str, self.preset.seeds))}. Images '
-                 f'{self.preset.image_size}x{self.preset.image_size}. '
-                 f'Total time {self.total_seconds / 60:.1f} min '
-                 f'(cached steps not counted).', '',
+                 f'Seeds evaluated: {", ".join(map(str, self.completed_seeds))} (of '
+                 f'{", ".join(map(str, self.preset.seeds))}). Images '
+                 f'{self.preset.image_size}x{self.preset.image_size}. {timing}', '',
                  '## Success rates (episodes pooled over seeds, Wilson 95% intervals)', '',
                  format_table(self.aggregate()), '']
         for method in self.preset.methods:
             lines.append(f'- **{METHOD_NAMES[method]}**: {METHOD_LABELS[method]}')
         lines += ['', '## Rollouts and value along an episode', '']
         for method in self.preset.methods:
-            for r in self.results[self.preset.seeds[0]][method]:
-                rel = Path('eval') / f'seed{self.preset.seeds[0]}' / method
+            first = self.completed_seeds[0]
+            for r in self.results[first][method]:
+                rel = Path('eval') / f'seed{first}' / method
                 items = [f'[video]({rel / v})' for v in r.videos]
                 items += [f'![{method} {r.condition}]({rel / v})' for v in r.value_plots]
                 lines.append(f'- {method} / {r.condition}: ' + ' '.join(items))
@@ -318,7 +332,8 @@ class DemoPipeline:
         lines += ['', '## Steps and the commands they stand for', '',
                   '| step | seconds | command |', '|---|---|---|']
         for step in self.steps:
-            secs = 'cached' if step.skipped else f'{step.seconds:.0f}'
+            secs = ('-' if self.total_seconds is None else
+                    'cached' if step.skipped else f'{step.seconds:.0f}')
             lines.append(f'| {step.title} | {secs} | `vptr {" ".join(step.command)}` |')
         tmp = report.with_suffix('.md.tmp')
         tmp.write_text('\n'.join(lines) + '\n')
@@ -369,6 +384,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='worker processes for data generation and conversion')
     parser.add_argument('--fresh', action='store_true',
                         help='delete OUT first instead of reusing cached steps')
+    parser.add_argument('--report-only', action='store_true',
+                        help='run nothing: write the report from the seeds already evaluated '
+                        'in OUT (e.g. after an interrupted sim-benchmark)')
 
 
 def run(args: argparse.Namespace) -> int:
@@ -391,9 +409,13 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(int(torch_threads))
     pipeline = DemoPipeline(args.out, args.preset, preset, target, prior_tasks, video_tasks,
                             args.workers)
-    print(f'V-PTR demo, preset {args.preset}: target task {target}, '
-          f'{len(pipeline.steps)} steps, output in {args.out}')
-    pipeline.run()
+    if args.report_only:
+        pipeline.total_seconds = None
+        pipeline._collect()
+    else:
+        print(f'V-PTR demo, preset {args.preset}: target task {target}, '
+              f'{len(pipeline.steps)} steps, output in {args.out}')
+        pipeline.run()
     print()
     print(format_table(pipeline.aggregate()))
     report = pipeline.write_report()
