@@ -23,7 +23,7 @@ demo: setup
 	$(VENV)/bin/vptr demo $(DEMO_ARGS)
 
 lint: setup
-	$(VENV)/bin/flake8 vptr_ws/src launch bench tests
+	$(VENV)/bin/flake8 vptr_ws/src launch bench tests tools
 
 # colcon builds the three ament_python packages and runs their pytest suites against the
 # installed copies; the repo-level tests (launch files, Docker, the pipeline smoke test)
