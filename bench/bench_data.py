@@ -226,6 +226,17 @@ def main() -> int:
             print(f'{"video (640x480 mp4, 10 s)":28s} {f"{2 * scale} videos":>14s} '
                   f'{secs:8.1f} {tree:14.0f} {single:13.0f}')
             shutil.rmtree(src)
+        # One video 10x longer: clips are cut and spilled while decoding, so a worker's
+        # memory must not grow with the video's length either.
+        for scale in (1, 10):
+            src = tmp / f'long{scale}'
+            src.mkdir()
+            make_video(src / 'long.mp4', seconds=30 * scale)
+            secs, tree, single, _ = run_measured(
+                CLI + ['data', 'video', str(src), str(tmp / f'lmem{scale}'), '--workers', '2'])
+            print(f'{"video (640x480 mp4, 1 file)":28s} {f"{30 * scale} s":>14s} '
+                  f'{secs:8.1f} {tree:14.0f} {single:13.0f}')
+            shutil.rmtree(src)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

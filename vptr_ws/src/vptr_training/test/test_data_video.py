@@ -162,3 +162,55 @@ def test_decoder_threads_follow_opencv_and_do_not_change_frames(tmp_path):
     np.testing.assert_array_equal(decoded[1][0], all_frames(tmp_path / 'a.mp4')[0:40:6])
     with pytest.raises(DataError, match='cannot open video'):
         video.open_video(str(tmp_path / 'missing.mp4'))
+
+
+@pytest.mark.parametrize('n_frames', [10, 11, 12, 13, 25])
+def test_streamed_clips_match_split_clips_and_spill_to_disk(tmp_path, n_frames):
+    """Clips are cut while decoding (a worker holds one clip, not the video) with exactly
+    the bounds split_clips gives on the whole video; spilled clips carry the same frames."""
+    F.write_video(tmp_path / 'a.mp4', n_frames, 5.0)
+    unit = video.VideoUnit(str(tmp_path / 'a.mp4'), 'task')
+    kwargs = dict(fps=5.0, size=SIZE, clip_seconds=0.8, source_fps=5.0)   # 4-frame clips
+    in_memory = list(video.convert_unit(unit, **kwargs))
+    frames, _ = video.decode_video(str(tmp_path / 'a.mp4'), 5.0, SIZE)
+    assert [len(c.images) for c in in_memory] == [
+        hi - lo for lo, hi in video.split_clips(len(frames), 4)]
+    spill = tmp_path / 'spill'
+    spill.mkdir()
+    spilled = list(video.convert_unit(unit, **kwargs, spill_dir=str(spill)))
+    assert all(isinstance(c, video.SpilledClip) for c in spilled)
+    assert len(list(spill.iterdir())) == len(spilled)
+    for mem, rec in zip(in_memory, spilled):
+        episode = rec.materialize()
+        np.testing.assert_array_equal(np.asarray(episode.images), mem.images)
+        np.testing.assert_array_equal(episode.timestamps, mem.timestamps)
+        assert episode.source == mem.source
+        rec.discard()
+    assert not list(spill.iterdir())
+
+
+def test_truncated_video_leaves_no_spilled_clips(tmp_path, monkeypatch):
+    """Truncation is detected after the decodable frames, when clips are already on disk:
+    they must be removed with the error."""
+    F.write_video(tmp_path / 'a.avi', 60, 10.0, fourcc='MJPG')
+    data = (tmp_path / 'a.avi').read_bytes()
+    (tmp_path / 'cut.avi').write_bytes(data[:len(data) // 2])
+    spill = tmp_path / 'spill'
+    spill.mkdir()
+    spilled_before_error = []
+    real_save = np.save
+    monkeypatch.setattr(video.np, 'save', lambda f, a: (spilled_before_error.append(1),
+                                                        real_save(f, a)))
+    unit = video.VideoUnit(str(tmp_path / 'cut.avi'), 'task')
+    with pytest.raises(DataError, match='truncated video'):
+        list(video.convert_unit(unit, fps=5.0, size=SIZE, clip_seconds=0.8, source_fps=5.0,
+                                spill_dir=str(spill)))
+    assert len(spilled_before_error) >= 2          # clips were written before the error
+    assert not list(spill.iterdir())
+
+
+def test_conversion_leaves_no_spill_folder_beside_dst(tmp_path):
+    F.write_video(tmp_path / 'src' / 'a.mp4', 30, 5.0)
+    assert convert(tmp_path / 'src', tmp_path / 'out' / 'store', '--clip-seconds', '1') == 0
+    assert len(EpisodeStore(tmp_path / 'out' / 'store')) == 6
+    assert [p.name for p in (tmp_path / 'out').iterdir()] == ['store']

@@ -146,8 +146,14 @@ def run_conversion(units: Sequence[Any], convert_unit: ConvertFn, dst: str | os.
                          append=append, overwrite=overwrite) as writer:
             for unit, result in zip(units, _results(convert_unit, units, workers)):
                 name = unit_name(unit)
+                records = result[1] if result[0] == 'ok' else []
                 if result[0] == 'ok':
-                    episodes: list[EpisodeData] = result[1]
+                    # A converter may return records of episodes it spilled to disk (long
+                    # videos): map them here, one unit at a time, and drop them after.
+                    episodes: list[EpisodeData] = [
+                        ep.materialize() if hasattr(ep, 'materialize') else ep
+                        for ep in records]
+                    result = ('ok', episodes)
                     try:
                         for ep in episodes:     # check the whole unit before adding any
                             writer.check(ep)
@@ -170,6 +176,9 @@ def run_conversion(units: Sequence[Any], convert_unit: ConvertFn, dst: str | os.
                         summary.episodes += 1
                         summary.steps += int(ep.images.shape[0])
                         tasks.add(ep.task)
+                for record in records:
+                    if hasattr(record, 'discard'):
+                        record.discard()
                 if bar is not None:
                     bar.set_postfix(episodes=summary.episodes, skipped=len(summary.skipped),
                                     refresh=False)

@@ -18,6 +18,8 @@ import math
 import os
 from pathlib import Path
 import re
+import shutil
+import tempfile
 from typing import Any, Iterator
 
 import numpy as np
@@ -173,8 +175,15 @@ def open_video(path: str) -> Any:
     return cap
 
 
-def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Decode a video at `fps` -> (frames (N,size,size,3) uint8, timestamps (N,) seconds)."""
+def iter_video_frames(path: str, fps: float, size: int) -> Iterator[tuple[np.ndarray, float]]:
+    """Decode a video at `fps`, one (frame (size,size,3) uint8, timestamp s) at a time.
+
+    Streaming keeps a worker's memory at one clip however long the video is (an hour of
+    Ego4D at 5 fps would be ~0.9 GB of 128 px frames). Truncation is only known at the end,
+    so the DataError for it comes after the frames: callers must not publish anything of
+    the unit before the generator is exhausted (the conversion runner adds a unit's
+    episodes only once it has them all).
+    """
     import cv2
     from vptr_training.robot.image import center_crop_resize_video
 
@@ -186,8 +195,6 @@ def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarr
         declared = cap.get(cv2.CAP_PROP_FRAME_COUNT)
         period = 1.0 / fps
         tolerance = 0.5 / src_fps if src_fps > 0 else 1e-3
-        frames: list[np.ndarray] = []
-        times: list[float] = []
         next_t = 0.0
         prev_t = -math.inf
         decoded = 0
@@ -216,8 +223,7 @@ def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarr
             # [..., ::-1] view: np.stack copies negative-stride views element by element
             # (measured 12 ms per 50 frames of 128 px, vs < 1 ms for contiguous frames).
             small = center_crop_resize_video(preshrink(colour), size)
-            frames.append(cv2.cvtColor(small, cv2.COLOR_BGR2RGB))
-            times.append(t)
+            yield cv2.cvtColor(small, cv2.COLOR_BGR2RGB), t
     finally:
         cap.release()
     if decoded == 0:
@@ -225,6 +231,14 @@ def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarr
     if (Path(path).suffix.lower() in _COUNTED_CONTAINERS and declared > 0
             and decoded < 0.95 * declared - 2):
         raise DataError(path, f'truncated video: decoded {decoded} of {int(declared)} frames')
+
+
+def decode_video(path: str, fps: float, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Decode a whole video at `fps` -> (frames (N,size,size,3) uint8, timestamps (N,) s)."""
+    frames, times = [], []
+    for frame, t in iter_video_frames(path, fps, size):
+        frames.append(frame)
+        times.append(t)
     return np.stack(frames), np.asarray(times, np.float64)
 
 
@@ -237,8 +251,9 @@ def _frame_files(folder: Path) -> list[Path]:
     return sorted(files, key=number)
 
 
-def decode_frame_folder(unit: VideoUnit, fps: float, source_fps: float,
-                        size: int) -> tuple[np.ndarray, np.ndarray]:
+def iter_frame_folder(unit: VideoUnit, fps: float, source_fps: float,
+                      size: int) -> Iterator[tuple[np.ndarray, float]]:
+    """Frames of a manifest frame folder at `fps`, one (frame, timestamp) at a time."""
     from vptr_training.robot.image import center_crop_resize_video
 
     folder = Path(unit.path)
@@ -250,15 +265,12 @@ def decode_frame_folder(unit: VideoUnit, fps: float, source_fps: float,
     if unit.num_frames >= 0 and len(files) != unit.num_frames:
         raise DataError(folder, f'manifest says {unit.num_frames} frames, folder holds '
                         f'{len(files)}')
-    frames, times = [], []
     next_t, period = 0.0, 1.0 / fps
     for i, path in enumerate(files):
         t = i / source_fps
         keep, next_t = _resample_keep(t, next_t, period, 0.5 / source_fps)
         if keep:
-            frames.append(center_crop_resize_video(preshrink(read_image_rgb(path)), size))
-            times.append(t)
-    return np.stack(frames), np.asarray(times, np.float64)
+            yield center_crop_resize_video(preshrink(read_image_rgb(path)), size), t
 
 
 def split_clips(n: int, clip_len: int) -> list[tuple[int, int]]:
@@ -271,23 +283,95 @@ def split_clips(n: int, clip_len: int) -> list[tuple[int, int]]:
     return list(zip(bounds[:-1], bounds[1:]))
 
 
+@dataclass
+class SpilledClip:
+    """A clip a worker wrote to disk as soon as it was complete (see `convert_unit`).
+
+    Only this small record travels back to the main process, which maps the frames with
+    `materialize()` while adding the unit and deletes the file with `discard()` after.
+    """
+
+    images_path: str
+    timestamps: np.ndarray
+    task: str
+    source: str
+    language: str
+
+    def materialize(self) -> EpisodeData:
+        return EpisodeData(images=np.load(self.images_path, mmap_mode='r'), task=self.task,
+                           source=self.source, language=self.language,
+                           timestamps=self.timestamps)
+
+    def discard(self) -> None:
+        Path(self.images_path).unlink(missing_ok=True)
+
+
+def _clip_bounds(frames: list, clip_len: int, final: bool) -> int:
+    """How many buffered frames form a finished clip now (0: none yet). Same clips as
+    `split_clips` on the whole video: a clip is cut only once at least two more frames
+    exist, so the last clip never ends up with a single frame."""
+    if final:
+        return len(frames)
+    if clip_len > 0 and len(frames) >= clip_len + 2:
+        return clip_len
+    return 0
+
+
 def convert_unit(unit: VideoUnit, fps: float, size: int, clip_seconds: float,
-                 source_fps: float) -> Iterator[EpisodeData]:
-    """One video (or frame folder) -> its clips (top level: runs in worker processes)."""
-    if unit.is_frame_folder:
-        frames, times = decode_frame_folder(unit, fps, source_fps, size)
-    else:
-        frames, times = decode_video(unit.path, fps, size)
-    if len(frames) < 2:
-        raise DataError(unit.path, f'only {len(frames)} frame(s) at {fps:g} fps; too short')
-    clips = split_clips(len(frames), round(clip_seconds * fps) if clip_seconds > 0 else 0)
-    for k, (lo, hi) in enumerate(clips):
-        source = unit.path if len(clips) == 1 else f'{unit.path}#clip{k}'
-        yield EpisodeData(images=frames[lo:hi], task=unit.task, source=source,
-                          language=unit.language, timestamps=times[lo:hi])
+                 source_fps: float, spill_dir: str | None = None
+                 ) -> Iterator[EpisodeData | SpilledClip]:
+    """One video (or frame folder) -> its clips (top level: runs in worker processes).
+
+    Frames are decoded as a stream and cut into clips as they arrive. With `spill_dir`,
+    each finished clip is written there at once and only a `SpilledClip` record is kept,
+    so a worker holds at most one clip of frames whatever the video's length.
+    """
+    frames_iter = (iter_frame_folder(unit, fps, source_fps, size) if unit.is_frame_folder
+                   else iter_video_frames(unit.path, fps, size))
+    clip_len = round(clip_seconds * fps) if clip_seconds > 0 else 0
+    clips: list[EpisodeData | SpilledClip] = []
+    frames: list[np.ndarray] = []
+    times: list[float] = []
+    total = 0
+
+    def cut(count: int) -> None:
+        images = np.stack(frames[:count])
+        stamps = np.asarray(times[:count], np.float64)
+        del frames[:count], times[:count]
+        source = f'{unit.path}#clip{len(clips)}'
+        if spill_dir is None:
+            clips.append(EpisodeData(images=images, task=unit.task, source=source,
+                                     language=unit.language, timestamps=stamps))
+            return
+        fd, path = tempfile.mkstemp(suffix='.npy', dir=spill_dir)
+        with os.fdopen(fd, 'wb') as f:
+            np.save(f, images)
+        clips.append(SpilledClip(path, stamps, unit.task, source, unit.language))
+
+    try:
+        for frame, t in frames_iter:
+            frames.append(frame)
+            times.append(t)
+            total += 1
+            count = _clip_bounds(frames, clip_len, final=False)
+            if count:
+                cut(count)
+        if total < 2:
+            raise DataError(unit.path, f'only {total} frame(s) at {fps:g} fps; too short')
+        if frames:
+            cut(len(frames))
+    except BaseException:
+        for clip in clips:
+            if isinstance(clip, SpilledClip):
+                clip.discard()
+        raise
+    if len(clips) == 1:  # a video that is one clip is named by its path alone
+        clip = clips[0]
+        clip.source = unit.path
+    yield from clips
 
 
-def _collect(unit: VideoUnit, **kwargs: float) -> list[EpisodeData]:
+def _collect(unit: VideoUnit, **kwargs: Any) -> list[EpisodeData | SpilledClip]:
     return list(convert_unit(unit, **kwargs))
 
 
@@ -298,11 +382,19 @@ def run(args: argparse.Namespace) -> int:
         raise DataError('--fps/--size', f'need fps > 0 and size >= 8, got {args.fps}, '
                         f'{args.size}')
     units = find_units(src)
-    fn = functools.partial(_collect, fps=args.fps, size=args.size,
-                           clip_seconds=args.clip_seconds,
-                           source_fps=args.source_fps or args.fps)
-    run_conversion(units, fn, args.dst, kind='video', image_size=args.size,
-                   control_hz=args.fps, workers=workers, skip_bad=args.skip_bad,
-                   overwrite=args.overwrite, append=args.append, src=src,
-                   desc='videos')
+    # Clips travel from the workers through files beside DST (same filesystem, and the
+    # folder goes away whatever happens).
+    dst_parent = Path(args.dst).resolve().parent
+    dst_parent.mkdir(parents=True, exist_ok=True)
+    spill_dir = tempfile.mkdtemp(prefix=f'.{Path(args.dst).name}.clips-', dir=dst_parent)
+    try:
+        fn = functools.partial(_collect, fps=args.fps, size=args.size,
+                               clip_seconds=args.clip_seconds,
+                               source_fps=args.source_fps or args.fps, spill_dir=spill_dir)
+        run_conversion(units, fn, args.dst, kind='video', image_size=args.size,
+                       control_hz=args.fps, workers=workers, skip_bad=args.skip_bad,
+                       overwrite=args.overwrite, append=args.append, src=src,
+                       desc='videos')
+    finally:
+        shutil.rmtree(spill_dir, ignore_errors=True)
     return 0
