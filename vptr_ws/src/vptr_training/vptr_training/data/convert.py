@@ -171,11 +171,15 @@ def run_conversion(units: Sequence[Any], convert_unit: ConvertFn, dst: str | os.
                         raise DataError(name, f'conversion failed ({result[1]})')
                     summary.skipped.append((name, f'unexpected error: {result[1]}'))
                 else:
-                    for ep in result[1]:
+                    episodes = result[1]
+                    for i, ep in enumerate(episodes):
                         writer.add(ep)
                         summary.episodes += 1
                         summary.steps += int(ep.images.shape[0])
                         tasks.add(ep.task)
+                        # Drop the episode once written: a spilled clip's memory map is
+                        # released here, so a long video does not stay mapped whole.
+                        episodes[i] = ep = None
                 for record in records:
                     if hasattr(record, 'discard'):
                         record.discard()
