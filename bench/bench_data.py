@@ -210,33 +210,33 @@ def main() -> int:
         print('\n== converter peak memory, 1x vs 10x input (--workers 2) ==')
         print(f'{"converter":28s} {"input":>14s} {"seconds":>8s} {"tree peak MiB":>14s} '
               f'{"max proc MiB":>13s}')
-        for scale in (1, 10):
-            src = tmp / f'bridge{scale}'
-            bridge_tree(src, 4 * scale)
-            secs, tree, single, _ = run_measured(
-                CLI + ['data', 'bridge', str(src), str(tmp / f'bstore{scale}'), '--workers', '2'])
-            print(f'{"bridge raw (640x480 jpg)":28s} {f"{4 * scale} trajs":>14s} '
-                  f'{secs:8.1f} {tree:14.0f} {single:13.0f}')
-            shutil.rmtree(src)
-        for scale in (1, 10):
-            src = tmp / f'video{scale}'
-            video_corpus(src, 2 * scale)
-            secs, tree, single, _ = run_measured(
-                CLI + ['data', 'video', str(src), str(tmp / f'vmem{scale}'), '--workers', '2'])
-            print(f'{"video (640x480 mp4, 10 s)":28s} {f"{2 * scale} videos":>14s} '
-                  f'{secs:8.1f} {tree:14.0f} {single:13.0f}')
-            shutil.rmtree(src)
+
+        rows = iter(range(100))
+
+        def memory_row(name: str, command: str, make_input, input_label) -> None:
+            """Convert a 1x and a 10x input in child processes and print their peaks."""
+            row = next(rows)
+            for scale in (1, 10):
+                src = tmp / f'{command}{row}x{scale}'
+                src.mkdir()
+                make_input(src, scale)
+                secs, tree, single, _ = run_measured(
+                    CLI + ['data', command, str(src), str(tmp / f'out_{src.name}'),
+                           '--workers', '2'])
+                print(f'{name:28s} {input_label(scale):>14s} {secs:8.1f} {tree:14.0f} '
+                      f'{single:13.0f}')
+                shutil.rmtree(src)
+
+        memory_row('bridge raw (640x480 jpg)', 'bridge',
+                   lambda src, k: bridge_tree(src / 'raw', 4 * k), lambda k: f'{4 * k} trajs')
+        memory_row('video (640x480 mp4, 10 s)', 'video',
+                   lambda src, k: video_corpus(src / 'videos', 2 * k),
+                   lambda k: f'{2 * k} videos')
         # One video 10x longer: clips are cut and spilled while decoding, so a worker's
         # memory must not grow with the video's length either.
-        for scale in (1, 10):
-            src = tmp / f'long{scale}'
-            src.mkdir()
-            make_video(src / 'long.mp4', seconds=30 * scale)
-            secs, tree, single, _ = run_measured(
-                CLI + ['data', 'video', str(src), str(tmp / f'lmem{scale}'), '--workers', '2'])
-            print(f'{"video (640x480 mp4, 1 file)":28s} {f"{30 * scale} s":>14s} '
-                  f'{secs:8.1f} {tree:14.0f} {single:13.0f}')
-            shutil.rmtree(src)
+        memory_row('video (640x480 mp4, 1 file)', 'video',
+                   lambda src, k: make_video(src / 'long.mp4', seconds=30 * k),
+                   lambda k: f'{30 * k} s')
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0
