@@ -29,8 +29,9 @@ import time
 from typing import Callable
 
 from vptr_training.errors import VptrError
-from vptr_training.evaluation import (ConditionResult, CONDITIONS, evaluate_policy, format_table,
-                                      wilson_interval)
+from vptr_training.evaluation import (ConditionResult, CONDITIONS, evaluate_policy,
+                                      format_progress_table, format_table, LIFT_HEIGHT,
+                                      REACH_DISTANCE, wilson_interval)
 
 
 @dataclass(frozen=True)
@@ -294,8 +295,12 @@ class DemoPipeline:
                 n = sum(r.episodes for r in per_seed)
                 wins = sum(r.successes for r in per_seed)
                 low, high = wilson_interval(wins, n)
+                progress = [None if any(getattr(r, key) is None for r in per_seed)
+                            else sum(getattr(r, key) for r in per_seed)
+                            for key in ('reached', 'lifted')]
                 rows.append(ConditionResult(condition, n, wins, wins / n, low, high,
-                                            sum(r.mean_steps for r in per_seed) / len(per_seed)))
+                                            sum(r.mean_steps for r in per_seed) / len(per_seed),
+                                            [], [], *progress))
             table[METHOD_NAMES[method]] = rows
         return table
 
@@ -315,7 +320,10 @@ class DemoPipeline:
                  f'{", ".join(map(str, self.preset.seeds))}). Images '
                  f'{self.preset.image_size}x{self.preset.image_size}. {timing}', '',
                  '## Success rates (episodes pooled over seeds, Wilson 95% intervals)', '',
-                 format_table(self.aggregate()), '']
+                 format_table(self.aggregate()), '',
+                 '## Partial progress (pick-and-place: gripper within '
+                 f'{REACH_DISTANCE * 100:.0f} cm of the object / object lifted '
+                 f'{LIFT_HEIGHT * 100:.0f} cm)', '', format_progress_table(self.aggregate()), '']
         for method in self.preset.methods:
             lines.append(f'- **{METHOD_NAMES[method]}**: {METHOD_LABELS[method]}')
         lines += ['', '## Rollouts and value along an episode', '']

@@ -38,6 +38,13 @@ def wilson_interval(successes: int, trials: int, z: float = 1.959964) -> tuple[f
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+# Partial progress on pick-and-place tasks, for budgets where no method completes the task:
+# the gripper came within REACH_DISTANCE of the object, and the object rose LIFT_HEIGHT
+# above where it started.
+REACH_DISTANCE = 0.04   # m, EE site (between the fingertips) to the object's centre
+LIFT_HEIGHT = 0.03      # m
+
+
 @dataclass
 class ConditionResult:
     condition: str
@@ -49,6 +56,28 @@ class ConditionResult:
     mean_steps: float
     videos: list[str] = field(default_factory=list)
     value_plots: list[str] = field(default_factory=list)
+    reached: int | None = None    # episodes whose gripper reached the object (pick-place)
+    lifted: int | None = None     # episodes that lifted the object (pick-place)
+
+
+class _Progress:
+    """Tracks reach / lift of the task object during one episode (pick-and-place only)."""
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.obj = env.task.obj if env.task.kind == 'pick_place' else None
+        self.reached = self.lifted = False
+        if self.obj is not None:
+            self.start_height = float(env.object_position(self.obj)[2])
+            self.update()
+
+    def update(self) -> None:
+        if self.obj is None:
+            return
+        position = self.env.object_position(self.obj)
+        ee = self.env.ee_site_pose()[:3, 3]
+        self.reached |= bool(np.linalg.norm(ee - position) < REACH_DISTANCE)
+        self.lifted |= bool(position[2] > self.start_height + LIFT_HEIGHT)
 
 
 def _write_video(path: Path, frames: Sequence[np.ndarray], fps: float) -> None:
@@ -114,6 +143,7 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
             raise VptrError(f'unknown condition {condition!r}; choose from {CONDITIONS}')
         env = WidowXSimEnv(task=task, image_size=image_size, condition=condition)
         successes, steps, videos, plots = 0, [], [], []
+        reached = lifted = 0
         start = time.time()
         for i in range(episodes):
             record = out_dir is not None and i < videos_per_condition
@@ -122,12 +152,14 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
             obs, info = env.reset(seed=seed + _EVAL_SEED_BASE + _SEED_STRIDE * k + i)
             frames = [env.render_camera(256, 192)] if record else []
             values = []
+            progress = _Progress(env)
             success, t = False, 0
             while True:
                 if want_values:
                     values.append(policy.value(obs['image'], obs['state'], task))
                 action = policy.act(obs['image'], obs['state'], task)
                 obs, _, terminated, truncated, info = env.step(action)
+                progress.update()
                 t += 1
                 if record:
                     frames.append(env.render_camera(256, 192))
@@ -135,6 +167,8 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
                 if terminated or truncated:
                     break
             successes += success
+            reached += progress.reached
+            lifted += progress.lifted
             steps.append(t)
             stem = f'{label}_{condition}_ep{i:02d}'
             if record:
@@ -150,9 +184,24 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
             print()
         env.close()
         low, high = wilson_interval(successes, episodes)
+        pick_place = env.task.kind == 'pick_place'
         results.append(ConditionResult(condition, episodes, successes, successes / episodes,
-                                       low, high, float(np.mean(steps)), videos, plots))
+                                       low, high, float(np.mean(steps)), videos, plots,
+                                       reached if pick_place else None,
+                                       lifted if pick_place else None))
     return results
+
+
+def format_progress_table(rows: dict[str, list[ConditionResult]]) -> str:
+    """Markdown table of partial progress (reached / lifted the object) per condition."""
+    conditions = [r.condition for r in next(iter(rows.values()))]
+    lines = ['| method | ' + ' | '.join(conditions) + ' |', '|---|' + '---|' * len(conditions)]
+    for method, results in rows.items():
+        cells = [('n/a' if r.reached is None else
+                  f'reached {r.reached}/{r.episodes}, lifted {r.lifted}/{r.episodes}')
+                 for r in results]
+        lines.append(f'| {method} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
 
 
 def format_table(rows: dict[str, list[ConditionResult]]) -> str:

@@ -1,0 +1,78 @@
+"""vptr eval-sim: Wilson intervals, spec checks, and the success / progress counts."""
+import numpy as np
+import pytest
+
+from vptr_training import evaluation, sim
+from vptr_training.errors import VptrError
+from vptr_training.sim import make_expert
+
+TASK = 'put_cube_in_bowl'
+
+
+def test_wilson_interval_reference_values():
+    # Reference values of the Wilson score interval (z = 1.96).
+    low, high = evaluation.wilson_interval(5, 10)
+    assert low == pytest.approx(0.2366, abs=1e-4) and high == pytest.approx(0.7634, abs=1e-4)
+    low, high = evaluation.wilson_interval(0, 8)
+    assert low == 0.0 and high == pytest.approx(0.3244, abs=1e-4)
+    assert evaluation.wilson_interval(12, 12)[1] == 1.0
+
+
+class _Spec:
+    spec = {'task_names': [TASK], 'image_size': 16, 'control_hz': 5.0,
+            'action_names': ['dx', 'dy', 'dz', 'droll', 'dpitch', 'dyaw', 'gripper']}
+    has_critic = False
+
+
+class IdlePolicy(_Spec):
+    def act(self, image, state, task):
+        return np.array([0, 0, 0, 0, 0, 0, 1.0], np.float32)
+
+
+class ExpertPolicy(_Spec):
+    """The scripted expert in the policy's place (it reads the simulator, not pixels)."""
+
+    expert = None
+
+    def act(self, image, state, task):
+        return self.expert(None)
+
+
+@pytest.fixture
+def expert_policy(monkeypatch):
+    policy = ExpertPolicy()
+
+    class ExpertEnv(sim.WidowXSimEnv):
+        def reset(self, *args, **kwargs):
+            out = super().reset(*args, **kwargs)
+            policy.expert = make_expert(self, seed=0)
+            return out
+
+    monkeypatch.setattr(sim, 'WidowXSimEnv', ExpertEnv)
+    return policy
+
+
+def test_expert_reaches_lifts_and_succeeds(expert_policy):
+    [result] = evaluation.evaluate_policy(expert_policy, TASK, 2, conditions=['seen'],
+                                          progress=False)
+    assert result.successes == result.reached == result.lifted == 2
+    assert result.ci_low > 0.0
+
+
+def test_idle_policy_makes_no_progress():
+    [result] = evaluation.evaluate_policy(IdlePolicy(), TASK, 2, conditions=['seen'],
+                                          progress=False)
+    assert (result.successes, result.reached, result.lifted) == (0, 0, 0)
+    assert result.mean_steps == 40          # ran to the time limit
+
+
+def test_checkpoint_that_does_not_fit_the_simulator():
+    with pytest.raises(VptrError, match='not one the checkpoint was trained on'):
+        evaluation.check_policy_matches_env(IdlePolicy(), 'open_drawer')
+    policy = IdlePolicy()
+    policy.spec = dict(policy.spec, task_names=['fold_laundry'])
+    with pytest.raises(VptrError, match='does not exist in the simulator'):
+        evaluation.check_policy_matches_env(policy, 'fold_laundry')
+    policy.spec = dict(IdlePolicy.spec, action_names=['dx', 'dy', 'dz'])
+    with pytest.raises(VptrError, match='3-D actions'):
+        evaluation.check_policy_matches_env(policy, TASK)
