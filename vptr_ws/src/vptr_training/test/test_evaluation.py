@@ -76,3 +76,8 @@ def test_checkpoint_that_does_not_fit_the_simulator():
     policy.spec = dict(IdlePolicy.spec, action_names=['dx', 'dy', 'dz'])
     with pytest.raises(VptrError, match='3-D actions'):
         evaluation.check_policy_matches_env(policy, TASK)
+
+
+def test_progress_false_prints_nothing(capsys):
+    evaluation.evaluate_policy(IdlePolicy(), TASK, 2, conditions=['seen'], progress=False)
+    assert capsys.readouterr().out == ''

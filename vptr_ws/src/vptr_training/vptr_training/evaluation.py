@@ -152,14 +152,14 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
             obs, info = env.reset(seed=seed + _EVAL_SEED_BASE + _SEED_STRIDE * k + i)
             frames = [env.render_camera(256, 192)] if record else []
             values = []
-            progress = _Progress(env)
+            tracker = _Progress(env)
             success, t = False, 0
             while True:
                 if want_values:
                     values.append(policy.value(obs['image'], obs['state'], task))
                 action = policy.act(obs['image'], obs['state'], task)
                 obs, _, terminated, truncated, info = env.step(action)
-                progress.update()
+                tracker.update()
                 t += 1
                 if record:
                     frames.append(env.render_camera(256, 192))
@@ -167,8 +167,8 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
                 if terminated or truncated:
                     break
             successes += success
-            reached += progress.reached
-            lifted += progress.lifted
+            reached += tracker.reached
+            lifted += tracker.lifted
             steps.append(t)
             stem = f'{label}_{condition}_ep{i:02d}'
             if record:
