@@ -32,10 +32,10 @@ colcon: setup
 	cd $(WS) && ../$(COLCON) build --symlink-install --event-handlers console_cohesion-
 	cd $(WS) && ../$(COLCON) test --executor sequential --return-code-on-test-failure \
 		--event-handlers console_direct+ \
-		--pytest-args -p no:cacheprovider -n 2 --timeout 900
+		--pytest-args -p no:cacheprovider -n 2 --timeout 600 --timeout-method thread
 
 test: lint colcon
-	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 1200 tests
+	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 1200 --timeout-method thread tests
 
 bench: setup
 	$(PY) bench/run_all.py

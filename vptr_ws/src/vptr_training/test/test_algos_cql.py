@@ -1,5 +1,6 @@
 """CQL: each loss term by hand, agent plumbing, phase hand-over, and an offline bandit."""
 
+import datetime
 import math
 
 import numpy as np
@@ -220,8 +221,10 @@ def _ddp_worker(rank, world_size, init_file, out_dir):
     import torch.distributed as dist
     from vptr_training.algos import bc, vip
     torch.set_num_threads(1)
+    # a finite timeout: a rendezvous that cannot complete fails the test instead of
+    # blocking for gloo's default 30 minutes
     dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank,
-                            world_size=world_size)
+                            world_size=world_size, timeout=datetime.timedelta(seconds=120))
     torch.manual_seed(100 + rank)   # different initial weights per rank on purpose
     size = 8
     agents = {
@@ -271,7 +274,7 @@ def test_wrap_ddp_keeps_a_restored_target_network(tmp_path):
     wrapping for DDP must keep it (it used to re-copy the online network over it)."""
     import torch.distributed as dist
     dist.init_process_group('gloo', init_method=f'file://{tmp_path / "rendezvous"}', rank=0,
-                            world_size=1)
+                            world_size=1, timeout=datetime.timedelta(seconds=120))
     try:
         cql_agent = cql.Agent(_small_config(image_size=8))
         icvf_agent = icvf.Agent(icvf.Config(image_size=8, latent_dim=8, hidden_dims=(8, 8)))

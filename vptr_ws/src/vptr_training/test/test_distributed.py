@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -23,6 +24,22 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+def run_process_group(command: list[str], timeout: float,
+                      **kwargs) -> subprocess.CompletedProcess:
+    """subprocess.run that, on timeout, kills torchrun *and* its workers: killing torchrun
+    alone leaves the workers holding the output pipes, and the test would wait for ever."""
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True, **kwargs)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        stdout, stderr = process.communicate()
+        raise AssertionError(f'torchrun did not finish in {timeout} s:\n{stdout[-3000:]}'
+                             f'{stderr[-3000:]}') from None
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
 def test_two_process_run_keeps_ranks_identical(tmp_path):
     make_robot_store(tmp_path / 'prior', [('put_a', 9, True), ('put_b', 10, False),
                                           ('put_a', 7, True)])
@@ -33,11 +50,13 @@ def test_two_process_run_keeps_ranks_identical(tmp_path):
                  'log_every=1', 'steps=3', 'save_every=2', 'encoder.init_from=',
                  f'data.prior={tmp_path / "prior"}', 'data.target=', 'agent.latent_dim=16',
                  'agent.critic_hidden_dims=[16,16]', 'agent.actor_hidden_dims=[16,16]']
-    env = dict(os.environ, OMP_NUM_THREADS='1')
-    result = subprocess.run(
-        [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
-         '2', str(script), str(out)] + overrides,
-        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    # --local-addr: torchrun --standalone otherwise rendezvous at this machine's hostname,
+    # which CI machines may not resolve (the agent then retries for ever). GLOO_SOCKET_IFNAME
+    # keeps gloo off the hostname lookup too.
+    env = dict(os.environ, OMP_NUM_THREADS='1', GLOO_SOCKET_IFNAME='lo')
+    command = [sys.executable, '-m', 'torch.distributed.run', '--standalone', '--local-addr',
+               '127.0.0.1', '--nproc_per_node', '2', str(script), str(out)] + overrides
+    result = run_process_group(command, env=env, cwd=tmp_path, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rank0 = load_file(str(out / 'rank0.safetensors'))
     rank1 = load_file(str(out / 'rank1.safetensors'))
