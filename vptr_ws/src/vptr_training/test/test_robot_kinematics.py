@@ -29,6 +29,25 @@ def test_fk_single_joint_rotations_by_hand():
                                atol=1e-12)
 
 
+@pytest.mark.parametrize('model', ['wx250s', 'wx250'])
+def test_fk_equals_the_product_of_matrix_exponentials(model):
+    """The hand-unrolled kernel against the textbook formula T = prod e^[S_i] q_i M, with a
+    general matrix exponential, over the whole joint range."""
+    from scipy.linalg import expm
+    kin = WidowXKinematics(model)
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        q = rng.uniform(kin.lower, kin.upper)
+        T = np.eye(4)
+        for screw, angle in zip(kin.screws, q):
+            twist = np.zeros((4, 4))
+            w, v = screw[:3], screw[3:]
+            twist[:3, :3] = [[0, -w[2], w[1]], [w[2], 0, -w[0]], [-w[1], w[0], 0]]
+            twist[:3, 3] = v
+            T = T @ expm(twist * angle)
+        np.testing.assert_allclose(kin.fk(q), T @ kin.home_pose, atol=1e-12)
+
+
 def test_space_jacobian_matches_finite_differences():
     kin = WidowXKinematics('wx250s')
     q = np.array([0.2, -0.3, 0.4, 0.1, 0.8, -0.2])

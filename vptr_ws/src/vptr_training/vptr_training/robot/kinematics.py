@@ -58,41 +58,71 @@ def _skew(w: np.ndarray) -> np.ndarray:
     return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
 
 
-def _adjoint(T: np.ndarray) -> np.ndarray:
-    R, p = T[:3, :3], T[:3, 3]
-    ad = np.zeros((6, 6))
-    ad[:3, :3] = R
-    ad[3:, 3:] = R
-    ad[3:, :3] = _skew(p) @ R
-    return ad
+# The IK loop runs FK, the Jacobian and the twist error up to 41 times per control step, on
+# 3-vectors and 3x3 matrices. At that size NumPy's per-call overhead (~1 us per operation,
+# ~5 us per einsum) dominates the arithmetic, so the kernel below works on plain floats:
+# rotations are row-major 9-tuples, vectors 3-tuples. It is ~3x faster per iteration than
+# the vectorised NumPy version it replaced (bench/bench_ros.py; p99 target 1 ms).
+_Vec = tuple[float, float, float]
+_Rot = tuple[float, float, float, float, float, float, float, float, float]
 
 
-def _inv_transform(T: np.ndarray) -> np.ndarray:
-    R, p = T[:3, :3], T[:3, 3]
-    out = np.eye(4)
-    out[:3, :3] = R.T
-    out[:3, 3] = -R.T @ p
-    return out
+def _cross(a: _Vec, b: _Vec) -> _Vec:
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
 
 
-def _log_transform(T: np.ndarray) -> np.ndarray:
-    """Twist (w*theta; v*theta) whose exponential is T (Modern Robotics MatrixLog6)."""
-    R, p = T[:3, :3], T[:3, 3]
-    cos_theta = max(-1.0, min(1.0, (np.trace(R) - 1.0) / 2.0))
+def _rot_vec(R: _Rot, x: _Vec) -> _Vec:
+    return (R[0] * x[0] + R[1] * x[1] + R[2] * x[2],
+            R[3] * x[0] + R[4] * x[1] + R[5] * x[2],
+            R[6] * x[0] + R[7] * x[1] + R[8] * x[2])
+
+
+def _rot_t_vec(R: _Rot, x: _Vec) -> _Vec:
+    """R transposed times x."""
+    return (R[0] * x[0] + R[3] * x[1] + R[6] * x[2],
+            R[1] * x[0] + R[4] * x[1] + R[7] * x[2],
+            R[2] * x[0] + R[5] * x[1] + R[8] * x[2])
+
+
+def _rot_rot(A: _Rot, B: _Rot) -> _Rot:
+    return (A[0] * B[0] + A[1] * B[3] + A[2] * B[6], A[0] * B[1] + A[1] * B[4] + A[2] * B[7],
+            A[0] * B[2] + A[1] * B[5] + A[2] * B[8],
+            A[3] * B[0] + A[4] * B[3] + A[5] * B[6], A[3] * B[1] + A[4] * B[4] + A[5] * B[7],
+            A[3] * B[2] + A[4] * B[5] + A[5] * B[8],
+            A[6] * B[0] + A[7] * B[3] + A[8] * B[6], A[6] * B[1] + A[7] * B[4] + A[8] * B[7],
+            A[6] * B[2] + A[7] * B[5] + A[8] * B[8])
+
+
+def _rot_t_rot(A: _Rot, B: _Rot) -> _Rot:
+    """A transposed times B."""
+    return (A[0] * B[0] + A[3] * B[3] + A[6] * B[6], A[0] * B[1] + A[3] * B[4] + A[6] * B[7],
+            A[0] * B[2] + A[3] * B[5] + A[6] * B[8],
+            A[1] * B[0] + A[4] * B[3] + A[7] * B[6], A[1] * B[1] + A[4] * B[4] + A[7] * B[7],
+            A[1] * B[2] + A[4] * B[5] + A[7] * B[8],
+            A[2] * B[0] + A[5] * B[3] + A[8] * B[6], A[2] * B[1] + A[5] * B[4] + A[8] * B[7],
+            A[2] * B[2] + A[5] * B[5] + A[8] * B[8])
+
+
+def _log_rigid(R: _Rot, p: _Vec) -> tuple[_Vec, _Vec]:
+    """Twist (w*theta, v*theta) whose exponential is (R, p) (Modern Robotics MatrixLog6)."""
+    cos_theta = max(-1.0, min(1.0, (R[0] + R[4] + R[8] - 1.0) / 2.0))
     theta = math.acos(cos_theta)
     if theta < 1e-9:
-        return np.concatenate([np.zeros(3), p])
+        return (0.0, 0.0, 0.0), p
     if math.pi - theta < 1e-6:
         # Near pi the usual formula divides by sin(theta) ~ 0: recover w from R + I.
-        k = int(np.argmax(np.diag(R)))
-        w = (R[:, k] + np.eye(3)[:, k]) / math.sqrt(2.0 * (1.0 + R[k, k]))
+        k = max(range(3), key=lambda i: R[4 * i])
+        scale = 1.0 / math.sqrt(2.0 * (1.0 + R[4 * k]))
+        w = tuple((R[3 * row + k] + (1.0 if row == k else 0.0)) * scale for row in range(3))
     else:
-        w = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
-        w /= 2.0 * math.sin(theta)
-    w_hat = _skew(w)
-    half_cot = 1.0 / theta - 0.5 / math.tan(theta / 2.0)
-    g_inv = np.eye(3) / theta - 0.5 * w_hat + half_cot * (w_hat @ w_hat)
-    return np.concatenate([w * theta, g_inv @ p * theta])
+        scale = 1.0 / (2.0 * math.sin(theta))
+        w = ((R[7] - R[5]) * scale, (R[2] - R[6]) * scale, (R[3] - R[1]) * scale)
+    # v * theta = theta G^-1 p with G^-1 = I / theta - W / 2 + (1 / theta - cot(theta/2) / 2) W^2
+    w_p = _cross(w, p)
+    w_w_p = _cross(w, w_p)
+    c2 = theta * (1.0 / theta - 0.5 / math.tan(theta / 2.0))
+    v = tuple(p[i] - 0.5 * theta * w_p[i] + c2 * w_w_p[i] for i in range(3))
+    return (w[0] * theta, w[1] * theta, w[2] * theta), v
 
 
 class WidowXKinematics:
@@ -114,29 +144,47 @@ class WidowXKinematics:
         self.velocity_limits = np.full(self.num_joints, math.pi)  # rad/s, every joint
         self.neutral = NEUTRAL_JOINTS[keep].copy()
         self.home_pose = HOME_POSE.copy()
-        # Pre-split each screw for the closed-form exponential.
-        self._w = self.screws[:, :3]
-        self._v = self.screws[:, 3:]
-        self._w_hat = np.stack([_skew(w) for w in self._w])
-        self._w_hat2 = np.einsum('nij,njk->nik', self._w_hat, self._w_hat)
-        # e^[S]q = [[I + sin q W + (1 - cos q) W^2, (q I + (1 - cos q) W + (q - sin q) W^2) v],
-        #           [0, 1]]; precompute the matrices multiplying each coefficient.
-        self._exp_base = np.tile(np.eye(4), (self.num_joints, 1, 1))
-        self._rot_basis = np.stack([self._w_hat, self._w_hat2], axis=1)  # (n, 2, 3, 3)
-        self._trans_basis = np.stack([  # (n, 3, 3): for coefficients (1 - cos, q, q - sin)
-            np.einsum('nij,nj->ni', self._w_hat, self._v), self._v,
-            np.einsum('nij,nj->ni', self._w_hat2, self._v)], axis=1)
+        # Per screw, the constants of its closed-form exponential (see _chain).
+        self._screw_consts = []
+        for w, v in zip(self.screws[:, :3].tolist(), self.screws[:, 3:].tolist()):
+            w_dot_v = sum(a * b for a, b in zip(w, v))
+            self._screw_consts.append((
+                tuple(w), tuple(v), _cross(w, v),
+                tuple(w[i] * w_dot_v - v[i] for i in range(3)),       # W^2 v for unit w
+                (w[0] * w[0], w[1] * w[1], w[2] * w[2], w[0] * w[1], w[0] * w[2], w[1] * w[2])))
+        assert np.allclose(HOME_POSE[:3, :3], np.eye(3))   # _chain relies on it
+        self._home_p = tuple(HOME_POSE[:3, 3].tolist())
 
-    def _exps(self, q: np.ndarray) -> np.ndarray:
-        """All joint exponentials e^[S_i] q_i at once, (n, 4, 4), vectorised (Rodrigues)."""
-        s, c = np.sin(q), np.cos(q)
-        # One (n, 3, 3) x 3 contraction instead of per-joint 3x3 arithmetic: a 6-joint FK is
-        # run up to 41 times per IK call, so Python-level overhead is what costs.
-        coeffs = np.stack([s, 1.0 - c, q, q - s], axis=1)  # (n, 4)
-        out = self._exp_base.copy()
-        out[:, :3, :3] += np.einsum('nk,nkij->nij', coeffs[:, :2], self._rot_basis)
-        out[:, :3, 3] = np.einsum('nk,nki->ni', coeffs[:, 1:], self._trans_basis)
-        return out
+    def _chain(self, q: list[float]) -> tuple[_Rot, _Vec, list[tuple[float, ...]]]:
+        """End-effector (R, p) and the space Jacobian's columns for joints q.
+
+        e^[S]q = (I + sin q W + (1 - cos q) W^2,  (q I + (1 - cos q) W + (q - sin q) W^2) v)
+        (Rodrigues, unit w). Column i of the space Jacobian is Ad(prefix_i) S_i =
+        (R w_i, p x R w_i + R v_i), prefix_i being the product of the exponentials before i.
+        """
+        R: _Rot = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
+        p: _Vec = (0.0, 0.0, 0.0)
+        columns = []
+        for angle, (w, v, w_v, w_w_v, ww) in zip(q, self._screw_consts):
+            r_w = _rot_vec(R, w)
+            r_v = _rot_vec(R, v)
+            p_r_w = _cross(p, r_w)
+            columns.append((r_w[0], r_w[1], r_w[2],
+                            p_r_w[0] + r_v[0], p_r_w[1] + r_v[1], p_r_w[2] + r_v[2]))
+            s, c = math.sin(angle), math.cos(angle)
+            k = 1.0 - c
+            xx, yy, zz, xy, xz, yz = ww
+            rot = (c + k * xx, k * xy - s * w[2], k * xz + s * w[1],
+                   k * xy + s * w[2], c + k * yy, k * yz - s * w[0],
+                   k * xz - s * w[1], k * yz + s * w[0], c + k * zz)
+            a, b = angle - s, angle
+            trans = (b * v[0] + k * w_v[0] + a * w_w_v[0], b * v[1] + k * w_v[1] + a * w_w_v[1],
+                     b * v[2] + k * w_v[2] + a * w_w_v[2])
+            r_t = _rot_vec(R, trans)
+            p = (p[0] + r_t[0], p[1] + r_t[1], p[2] + r_t[2])
+            R = _rot_rot(R, rot)
+        r_home = _rot_vec(R, self._home_p)
+        return R, (p[0] + r_home[0], p[1] + r_home[1], p[2] + r_home[2]), columns
 
     def _check(self, q: np.ndarray) -> np.ndarray:
         q = np.asarray(q, dtype=np.float64).reshape(-1)
@@ -146,26 +194,15 @@ class WidowXKinematics:
 
     def fk(self, q: np.ndarray) -> np.ndarray:
         """End-effector pose (4x4) in the base frame for joint positions q (rad)."""
-        return self._fk_and_jacobian(self._check(q))[0]
-
-    def _fk_and_jacobian(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        exps = self._exps(q)
-        # prefix[i] = e^[S_0]q_0 ... e^[S_{i-1}]q_{i-1}; the space Jacobian's column i is
-        # Ad(prefix[i]) S_i = (R w_i; p x R w_i + R v_i) for a revolute screw.
-        prefix = np.empty((self.num_joints + 1, 4, 4))
-        prefix[0] = np.eye(4)
-        for i in range(self.num_joints):
-            prefix[i + 1] = prefix[i] @ exps[i]
-        R, p = prefix[:-1, :3, :3], prefix[:-1, :3, 3]
-        rw = np.einsum('nij,nj->ni', R, self._w)
-        rv = np.einsum('nij,nj->ni', R, self._v)
-        jac = np.empty((6, self.num_joints))
-        jac[:3] = rw.T
-        jac[3:] = (np.cross(p, rw) + rv).T
-        return prefix[-1] @ HOME_POSE, jac
+        R, p, _ = self._chain(self._check(q).tolist())
+        T = np.eye(4)
+        T[:3, :3] = np.reshape(R, (3, 3))
+        T[:3, 3] = p
+        return T
 
     def space_jacobian(self, q: np.ndarray) -> np.ndarray:
-        return self._fk_and_jacobian(self._check(q))[1]
+        """The 6 x n space Jacobian (angular rows first) at joint positions q."""
+        return np.array(self._chain(self._check(q).tolist())[2]).T
 
     def within_limits(self, q: np.ndarray, margin: float = 0.0) -> bool:
         q = self._check(q)
@@ -180,21 +217,32 @@ class WidowXKinematics:
         both the angular and linear error and lie inside the joint limits after wrapping
         the angles to (-pi, pi]; otherwise ok is False and the caller skips the step.
         """
-        q = self._check(q_seed).copy()
+        q = self._check(q_seed).tolist()
         T_target = np.asarray(T_target, dtype=np.float64)
+        R_target: _Rot = tuple(T_target[:3, :3].ravel().tolist())
+        p_target: _Vec = tuple(T_target[:3, 3].tolist())
+        tol_sq = tol * tol
         for _ in range(max_iters + 1):
-            T, jac = self._fk_and_jacobian(q)
-            twist_body = _log_transform(_inv_transform(T) @ T_target)
-            twist_space = _adjoint(T) @ twist_body
-            if (np.linalg.norm(twist_space[:3]) < tol
-                    and np.linalg.norm(twist_space[3:]) < tol):
-                q = np.mod(q + math.pi, 2.0 * math.pi) - math.pi
-                return q, self.within_limits(q, margin=1e-9)
+            R, p, columns = self._chain(q)
+            # Body-frame error T^-1 T_target, its log, then the adjoint to the space frame.
+            delta = (p_target[0] - p[0], p_target[1] - p[1], p_target[2] - p[2])
+            w_body, v_body = _log_rigid(_rot_t_rot(R, R_target), _rot_t_vec(R, delta))
+            w_space = _rot_vec(R, w_body)
+            r_v = _rot_vec(R, v_body)
+            p_w = _cross(p, w_space)
+            v_space = (p_w[0] + r_v[0], p_w[1] + r_v[1], p_w[2] + r_v[2])
+            if (sum(x * x for x in w_space) < tol_sq and sum(x * x for x in v_space) < tol_sq):
+                wrapped = np.mod(np.array(q) + math.pi, 2.0 * math.pi) - math.pi
+                return wrapped, self.within_limits(wrapped, margin=1e-9)
+            jac = np.array(columns).T
+            twist = np.array(w_space + v_space)
+            step = None
             if self.num_joints == 6:
                 try:
-                    q = q + np.linalg.solve(jac, twist_space)
-                    continue
+                    step = np.linalg.solve(jac, twist)
                 except np.linalg.LinAlgError:  # singular: fall back to least squares
                     pass
-            q = q + np.linalg.lstsq(jac, twist_space, rcond=None)[0]
-        return q, False
+            if step is None:
+                step = np.linalg.lstsq(jac, twist, rcond=None)[0]
+            q = [a + b for a, b in zip(q, step.tolist())]
+        return np.array(q), False
