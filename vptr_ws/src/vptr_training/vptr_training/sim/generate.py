@@ -234,6 +234,17 @@ def _episode_seed(seed: int, name: str, index: int) -> int:
     return (seed * 1_000_003 + h * 7919 + index * 104_729) % (2 ** 31)
 
 
+def bridge_episode_seed(seed: int, task: str, index: int) -> int:
+    """The environment seed of episode `index` of `task` in write_bridge_raw(seed=seed)
+    (its first attempt): reset a WidowXSimEnv with it to meet the same scene again."""
+    return _episode_seed(seed, task, index)
+
+
+def target_demo_seed(seed: int, task: str, index: int) -> int:
+    """The environment seed of demo `index` in write_target_rosbags(seed=seed)."""
+    return _episode_seed(seed + 7777, task, index)
+
+
 # ------------------------------------------------------------------------- Bridge raw
 
 def _bridge_traj_unit(unit: dict) -> dict:
@@ -315,7 +326,8 @@ def write_bridge_raw(root: str | os.PathLike, tasks: Sequence[str],
     for ti, task in enumerate(tasks):
         for i in range(counts[task]):
             path = bridge_traj_path(root, task, ti, i, trajs_per_folder)
-            units.append({'path': str(path), 'task': task, 'seed': _episode_seed(seed, task, i),
+            units.append({'path': str(path), 'task': task,
+                          'seed': bridge_episode_seed(seed, task, i),
                           'frame_size': tuple(frame_size), 'noise': noise,
                           'condition': condition, 'max_steps': max_steps,
                           'keep_failures': keep_failures,
@@ -382,7 +394,7 @@ def write_target_rosbags(out_dir: str | os.PathLike, task: str, n_demos: int,
     if done is not None:
         return dict(done['summary'], cached=True)
     units = [{'path': str(out / f'{task}_demo_{i:04d}'), 'task': task,
-              'seed': _episode_seed(seed + 7777, task, i), 'frame_size': tuple(frame_size),
+              'seed': target_demo_seed(seed, task, i), 'frame_size': tuple(frame_size),
               'noise': noise, 'condition': condition, 'max_steps': max_steps,
               'keep_failures': keep_failures, 'joint_state_hz': joint_state_hz,
               'storage': storage, 'robot_name': robot_name,
@@ -391,7 +403,8 @@ def write_target_rosbags(out_dir: str | os.PathLike, task: str, n_demos: int,
     made = [r for r in results if not r['skipped']]
     summary = {'bags': len(units), 'written': len(made),
                'skipped_existing': len(results) - len(made),
-               'successes': sum(r['success'] for r in made)}
+               'successes': sum(r['success'] for r in made),
+               'retries': sum(r['retries'] for r in made)}
     _write_marker(out, params, summary)
     return dict(summary, cached=False)
 
@@ -493,7 +506,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--workers', type=int, default=1, help='parallel processes')
 
 
-def _default_frame_size(image_size: int) -> tuple[int, int]:
+def default_frame_size(image_size: int) -> tuple[int, int]:
     height = max(240, int(image_size))
     height += height % 2
     return min(640, int(round(height * 4 / 3))), min(480, height)
@@ -510,7 +523,7 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, name) < 0:
             raise ConfigError(f'--{name.replace("_", "-")} must be >= 0')
     frame_size = (parse_frame_size(args.frame_size) if args.frame_size
-                  else _default_frame_size(args.image_size))
+                  else default_frame_size(args.image_size))
     if frame_size[1] < args.image_size:
         raise ConfigError(f'frames {frame_size[0]}x{frame_size[1]} are smaller than '
                           f'--image-size {args.image_size}')
