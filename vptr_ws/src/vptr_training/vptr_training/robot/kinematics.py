@@ -93,14 +93,8 @@ def _rot_rot(A: _Rot, B: _Rot) -> _Rot:
             A[6] * B[2] + A[7] * B[5] + A[8] * B[8])
 
 
-def _rot_t_rot(A: _Rot, B: _Rot) -> _Rot:
-    """A transposed times B."""
-    return (A[0] * B[0] + A[3] * B[3] + A[6] * B[6], A[0] * B[1] + A[3] * B[4] + A[6] * B[7],
-            A[0] * B[2] + A[3] * B[5] + A[6] * B[8],
-            A[1] * B[0] + A[4] * B[3] + A[7] * B[6], A[1] * B[1] + A[4] * B[4] + A[7] * B[7],
-            A[1] * B[2] + A[4] * B[5] + A[7] * B[8],
-            A[2] * B[0] + A[5] * B[3] + A[8] * B[6], A[2] * B[1] + A[5] * B[4] + A[8] * B[7],
-            A[2] * B[2] + A[5] * B[5] + A[8] * B[8])
+def _transpose(R: _Rot) -> _Rot:
+    return (R[0], R[3], R[6], R[1], R[4], R[7], R[2], R[5], R[8])
 
 
 def _log_rigid(R: _Rot, p: _Vec) -> tuple[_Vec, _Vec]:
@@ -226,7 +220,7 @@ class WidowXKinematics:
             R, p, columns = self._chain(q)
             # Body-frame error T^-1 T_target, its log, then the adjoint to the space frame.
             delta = (p_target[0] - p[0], p_target[1] - p[1], p_target[2] - p[2])
-            w_body, v_body = _log_rigid(_rot_t_rot(R, R_target), _rot_t_vec(R, delta))
+            w_body, v_body = _log_rigid(_rot_rot(_transpose(R), R_target), _rot_t_vec(R, delta))
             w_space = _rot_vec(R, w_body)
             r_v = _rot_vec(R, v_body)
             p_w = _cross(p, w_space)
