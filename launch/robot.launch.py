@@ -31,9 +31,9 @@ def generate_launch_description() -> LaunchDescription:
             description='task name from the checkpoint spec; empty = its only task'),
         DeclareLaunchArgument(
             'robot_model', default_value='wx250s', choices=['wx250s', 'wx250'],
-            description='Interbotix arm model; the learned policy needs the 6-DoF wx250s '
-                        '(Bridge actions are 6-D EE deltas a 5-DoF wx250 cannot follow): '
-                        'the policy node refuses wx250 at start-up'),
+            description='Interbotix arm model: wx250s (6-DoF, follows the 6-D EE deltas '
+                        'exactly) or wx250 (5-DoF: follows the nearest reachable pose, '
+                        'gripper kept in the plane of its waist)'),
         DeclareLaunchArgument(
             'robot_name', default_value=LaunchConfiguration('robot_model'),
             description='namespace of the driver topics (defaults to robot_model)'),

@@ -211,17 +211,29 @@ def test_ik_failure_skips_step_and_keeps_target():
     np.testing.assert_allclose(ctrl.target, measured6)
 
 
-def test_five_dof_wx250_is_refused_at_construction():
-    # Why: from the neutral joints a 1 cm step in y already has no 5-DoF IK solution (y
-    # needs the waist, which turns the yaw), so a wx250 would skip nearly every step.
+def test_five_dof_wx250_follows_the_nearest_reachable_pose():
+    # Without the projection a 1 cm step in y from the neutral pose has no 5-DoF IK solution
+    # (y needs the waist, which turns the gripper), and nearly every step would be skipped.
     kin5 = WidowXKinematics('wx250')
     target = conventions.pose_to_state6(kin5.fk(kin5.neutral))
     target[1] += 0.01
     assert not kin5.ik(conventions.state6_to_pose(target), kin5.neutral)[1]
-    with pytest.raises(ConfigError, match='needs the 6-DoF wx250s: Bridge actions are 6-D'):
-        PolicyController(ScriptedPolicy(), kin5, ControllerConfig(task='put_x_in_y'))
-    with pytest.raises(ConfigError, match='6-DoF wx250s'):
-        controller_kinematics('wx250')
+    # With it, the controller follows dy and droll steps with 5-joint commands.
+    action = np.array([0.0, 0.01, 0.0, 0.05, 0.0, 0.0, 1.0])
+    ctrl = PolicyController(ScriptedPolicy(action), kin5, ControllerConfig(task='put_x_in_y'))
+    ctrl.start()
+    q = kin5.neutral.copy()
+    start_y = kin5.fk(q)[1, 3]
+    for _ in range(8):
+        result = ctrl.step(IMAGE, NOW - 0.05, q, FINGER_OPEN, NOW - 0.01, NOW)
+        assert result.arm_cmd is not None and result.arm_cmd.shape == (5,), result.reason
+        q = result.arm_cmd
+        pose = kin5.fk(q)
+        # the commanded pose is the (projected) target: same position, gripper in the plane
+        np.testing.assert_allclose(pose[:3, 3], ctrl.target[:3], atol=2e-3)
+        np.testing.assert_allclose(kin5.closest_reachable_pose(pose), pose, atol=1e-9)
+    assert kin5.fk(q)[1, 3] - start_y == pytest.approx(0.08, abs=4e-3)
+    assert controller_kinematics('wx250').num_joints == 5
     with pytest.raises(ConfigError, match='robot_model'):
         controller_kinematics('wx200')
     assert controller_kinematics('wx250s').num_joints == 6

@@ -283,22 +283,26 @@ def test_main_reports_configuration_errors(ros, capsys):
     assert ros.shutdown_count == 1
 
 
-def test_main_refuses_a_five_dof_wx250_before_loading(ros, capsys):
-    module = fake_ros.import_fresh('vptr_policy.policy_node')
-    loaded = []
-    module.load_policy = lambda *args, **kwargs: loaded.append(args) or SpyPolicy()
-    ros.set_parameters('policy_node', checkpoint_dir='/ckpt', robot_model='wx250')
-    assert module.main([]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error: ') and 'needs the 6-DoF wx250s' in err
-    assert not loaded and ros.shutdown_count == 1 and not ros.executors
+def test_a_five_dof_wx250_is_driven_on_its_own_topics(ros):
+    # /wx250 topics, 5 arm joints (no forearm_roll) in and out.
+    kin5 = WidowXKinematics('wx250')
+    _, node, _ = make_node(ros, robot_model='wx250', autostart=True)
+    msg = joint_msg(ros, kin5.neutral)
+    msg.name = list(kin5.joint_names) + ['gripper', 'left_finger', 'right_finger']
+    ros.publish('/camera/image_raw', image_msg(ros, camera_frame()))
+    ros.publish('/wx250/joint_states', msg)
+    ros.spin_for(0.2)
+    (arm,) = node.publisher('/wx250/commands/joint_group').messages
+    assert len(arm.cmd) == 5
+    moved = kin5.fk(np.asarray(arm.cmd))[:3, 3] - kin5.fk(kin5.neutral)[:3, 3]
+    np.testing.assert_allclose(moved, [0.01, 0.0, -0.01], atol=2e-3)   # SpyPolicy's action
 
 
-def test_robot_model_description_says_the_policy_needs_wx250s(ros):
+def test_robot_model_description_names_both_arms(ros):
     module = fake_ros.import_fresh('vptr_policy.policy_node')
-    assert 'needs the 6-DoF wx250s' in module.PARAMETERS['robot_model'][1]
+    assert 'wx250 (5-DoF' in module.PARAMETERS['robot_model'][1]
     text = (PACKAGE / 'config' / 'policy.yaml').read_text()
-    assert 'must be the 6-DoF wx250s' in text
+    assert 'wx250 (5-DoF: follows the nearest' in text
 
 
 def zero_stamped(msg):

@@ -25,10 +25,6 @@ MODE_PAUSED = 'paused'
 MODE_RUNNING = 'running'
 MODE_HOMING = 'homing'
 MODES = (MODE_PAUSED, MODE_RUNNING, MODE_HOMING)
-# Joints the controller's 6-D IK needs: Bridge actions are 6-D EE deltas (xyz + rpy).
-CONTROLLER_NUM_JOINTS = 6
-NEEDS_WX250S = ('the learned policy needs the 6-DoF wx250s: Bridge actions are 6-D EE deltas '
-                'a 5-DoF wx250 cannot follow')
 
 
 class ActingPolicy(Protocol):
@@ -75,27 +71,14 @@ def spec_value(policy: object, key: str, default: object = None) -> object:
     return getattr(spec, key, default)
 
 
-def require_six_dof(kinematics: object) -> None:
-    """ConfigError unless the arm can follow 6-D EE targets.
-
-    With 5 joints, a pure dy step from the neutral pose already has no IK solution (moving
-    in y needs the waist, which also turns the yaw), so a wx250 would skip nearly every step
-    with 'IK failed' instead of failing loudly at start-up."""
-    num_joints = getattr(kinematics, 'num_joints', None)
-    if num_joints != CONTROLLER_NUM_JOINTS:
-        model = getattr(kinematics, 'model', '?')
-        raise ConfigError(f'{NEEDS_WX250S} (robot_model {model!r} has {num_joints} joints)')
-
-
 def controller_kinematics(robot_model: str) -> kinematics_module.WidowXKinematics:
     """The kinematics of `robot_model` for a PolicyController, checked at start-up: an
-    unknown model or a 5-DoF arm is a ConfigError before anything slow is loaded."""
+    unknown model is a ConfigError before anything slow is loaded. A 5-DoF wx250 follows
+    each 6-D target projected onto the poses it can reach (closest_reachable_pose)."""
     try:
-        kinematics = kinematics_module.WidowXKinematics(robot_model)
+        return kinematics_module.WidowXKinematics(robot_model)
     except ValueError as exc:
         raise ConfigError(f'robot_model: {exc}') from exc
-    require_six_dof(kinematics)
-    return kinematics
 
 
 def neutral_joints(kin: object) -> np.ndarray:
@@ -114,7 +97,6 @@ class PolicyController:
 
     def __init__(self, policy: ActingPolicy, kinematics: object,
                  config: ControllerConfig) -> None:
-        require_six_dof(kinematics)
         task_names = list(spec_value(policy, 'task_names') or [])
         if task_names and config.task not in task_names:
             raise ConfigError(f'task {config.task!r} is not one the checkpoint was trained '
@@ -242,8 +224,14 @@ class PolicyController:
                                 dtype=np.float64)
         new_target[:3] = clip_to_workspace(new_target[:3], self.config.workspace_low,
                                            self.config.workspace_high)
-        q_ik, ok = self.kin.ik(conventions.state6_to_pose(new_target), q_measured,
-                               max_iters=self.config.ik_max_iters, tol=self.config.ik_tol)
+        target_pose = conventions.state6_to_pose(new_target)
+        if self.kin.num_joints < 6:
+            # A 5-DoF wx250 cannot turn the gripper out of its waist's plane: follow the
+            # nearest pose it can reach (the target keeps accumulating from that pose).
+            target_pose = self.kin.closest_reachable_pose(target_pose)
+            new_target = np.asarray(conventions.pose_to_state6(target_pose), dtype=np.float64)
+        q_ik, ok = self.kin.ik(target_pose, q_measured, max_iters=self.config.ik_max_iters,
+                               tol=self.config.ik_tol)
         if not ok:
             # Bridge convention: no IK solution -> skip the step. The target stays where it
             # was so it does not wander into the unreachable region.

@@ -29,8 +29,8 @@ from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
 # name -> (default, description). Defaults match config/policy.yaml.
 PARAMETERS: dict[str, tuple[Any, str]] = {
     'checkpoint_dir': ('', 'checkpoint directory written by vptr train/finetune (required)'),
-    'robot_model': ('wx250s', 'Interbotix arm model; the policy needs the 6-DoF wx250s '
-                              '(a 5-DoF wx250 cannot follow 6-D EE deltas: start-up error)'),
+    'robot_model': ('wx250s', 'Interbotix arm model: wx250s (6-DoF) or wx250 (5-DoF: 6-D EE '
+                              'targets projected to the nearest reachable pose)'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (rgb8 Image, or CompressedImage)'),
     'image_is_compressed': (False, 'subscribe to sensor_msgs/CompressedImage instead'),
@@ -67,7 +67,7 @@ class PolicyNode(Node):
             raise ConfigError('parameter checkpoint_dir is required (a checkpoint directory)')
         robot_name = p['robot_name'] or p['robot_model']
 
-        # Checked before the (slow) checkpoint load: a wx250 is a start-up ConfigError.
+        # Checked before the (slow) checkpoint load: an unknown model is a ConfigError.
         self.kinematics = controller_kinematics(p['robot_model'])
         policy = load_policy(p['checkpoint_dir'], mode=p['action_mode'], device=p['device'])
         task = p['task'] or _only_task(policy)

@@ -1,8 +1,8 @@
 """The start-up and spin loop shared by every node of vptr_policy and widowx_bringup.
 
 `spin_node` is each node's `main()`: rclpy init, construct the node, spin it, shut down.
-A `VptrError` raised while the node is built (bad parameter, missing checkpoint, a 5-DoF
-arm for the controller) is reported as `error: ...` with exit code 2, as the `vptr` CLI
+A `VptrError` raised while the node is built (bad parameter, missing checkpoint, unknown
+arm model) is reported as `error: ...` with exit code 2, as the `vptr` CLI
 does; Ctrl-C and an external shutdown (a node calling rclpy.try_shutdown() when it is done)
 end the spin cleanly with 0. `declare_parameters` declares a node's parameter table.
 """

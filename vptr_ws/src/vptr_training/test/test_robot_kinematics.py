@@ -78,6 +78,32 @@ def test_ik_round_trip_over_workspace(model):
     assert solved >= 190
 
 
+def test_closest_reachable_pose_projects_six_d_targets_for_the_five_dof_arm():
+    kin5, kin6 = WidowXKinematics('wx250'), WidowXKinematics('wx250s')
+    rng = np.random.default_rng(4)
+    solved = 0
+    for _ in range(100):
+        q6 = rng.uniform(kin6.lower * 0.5, kin6.upper * 0.5)
+        target = kin6.fk(q6)                       # any 6-D pose, generally not 5-DoF
+        np.testing.assert_array_equal(kin6.closest_reachable_pose(target), target)
+        # a pose the wx250 reaches is left alone
+        reachable = kin5.fk(np.delete(q6, 3))
+        np.testing.assert_allclose(kin5.closest_reachable_pose(reachable), reachable,
+                                   atol=1e-12)
+        projected = kin5.closest_reachable_pose(target)
+        np.testing.assert_allclose(projected[:3, 3], target[:3, 3])
+        rotation = projected[:3, :3]
+        np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-12)
+        # the gripper's pointing axis lies in the vertical plane through the base and EE
+        plane_normal = np.array([-target[1, 3], target[0, 3], 0.0])
+        assert abs(rotation[:, 0] @ plane_normal) < 1e-9
+        q, ok = kin5.ik(projected, np.delete(q6, 3))
+        if ok:
+            solved += 1
+            np.testing.assert_allclose(kin5.fk(q)[:3, 3], target[:3, 3], atol=2e-3)
+    assert solved >= 90
+
+
 def test_ik_reports_failure_on_unreachable_pose():
     kin = WidowXKinematics('wx250s')
     far = np.eye(4)

@@ -13,8 +13,8 @@ def generate_launch_description() -> LaunchDescription:
     arguments = [
         DeclareLaunchArgument(
             'robot_model', default_value='wx250s', choices=['wx250s', 'wx250'],
-            description='Interbotix arm model; teleop drives the 6-D EE controller, which '
-                        'needs the 6-DoF wx250s (a wx250 is a start-up error)'),
+            description='Interbotix arm model; teleop drives the 6-D EE controller (a 5-DoF '
+                        'wx250 follows the nearest reachable pose)'),
         DeclareLaunchArgument(
             'robot_name', default_value=LaunchConfiguration('robot_model'),
             description='namespace of the driver topics (defaults to robot_model)'),

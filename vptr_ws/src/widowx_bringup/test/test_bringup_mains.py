@@ -1,5 +1,5 @@
 """Each bringup node's main() through the shared vptr_policy.ros_main.spin_node: the exit
-code 2 path for a bad configuration (a 5-DoF wx250 for the EE controller) and clean runs."""
+code 2 path for a bad configuration and clean runs, with either arm model."""
 import os
 import sys
 
@@ -7,20 +7,6 @@ import fake_ros
 import pytest
 
 TASK = 'put_carrot_on_plate'
-
-
-@pytest.mark.parametrize('module_name, node_name', [
-    ('widowx_bringup.keyboard_teleop', 'keyboard_teleop'),
-    ('widowx_bringup.scripted_collector', 'scripted_collector'),
-])
-def test_controller_nodes_refuse_a_five_dof_wx250(ros, capsys, module_name, node_name):
-    module = fake_ros.import_fresh(module_name)
-    ros.set_parameters(node_name, robot_model='wx250')
-    assert module.main([]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith('error: ') and 'needs the 6-DoF wx250s' in err
-    assert ros.shutdown_count == 1 and not ros.executors
-    assert '6-DoF wx250s' in module.PARAMETERS['robot_model'][1]
 
 
 def test_collector_bad_episode_count_is_a_config_error(ros, capsys):
@@ -57,15 +43,17 @@ def test_sim_main_spins_single_threaded_and_closes_the_env(ros, monkeypatch):
     assert closed == [True] and created[0].destroyed and ros.shutdown_count == 1
 
 
+@pytest.mark.parametrize('robot_model', ['wx250s', 'wx250'])
 @pytest.mark.parametrize('module_name', ['widowx_bringup.keyboard_teleop',
                                          'widowx_bringup.scripted_collector'])
-def test_controller_node_mains_spin_multithreaded(ros, monkeypatch, module_name):
+def test_controller_node_mains_spin_multithreaded(ros, monkeypatch, module_name, robot_model):
     read_fd, write_fd = os.pipe()
     stdin = os.fdopen(os.dup(read_fd), 'r')
     try:
         # The teleop reads keys from stdin: a pipe stands in for the terminal.
         monkeypatch.setattr(sys, 'stdin', stdin)
         module = fake_ros.import_fresh(module_name)
+        ros.set_parameters(module_name.split('.')[-1], robot_model=robot_model)
         assert module.main([]) == 0
         (executor,) = ros.executors
         assert type(executor).__name__ == 'MultiThreadedExecutor'

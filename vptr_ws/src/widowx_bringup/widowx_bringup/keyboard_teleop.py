@@ -24,8 +24,8 @@ from widowx_bringup.recording import EpisodeRecorder, GRIPPER_CLOSED, GRIPPER_OP
 from widowx_bringup.teleop import HELP, KeyReader, TeleopState
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'Interbotix arm model; teleop drives the 6-D EE controller, '
-                              'which needs the 6-DoF wx250s'),
+    'robot_model': ('wx250s', 'Interbotix arm model; teleop drives the 6-D EE controller (a '
+                              'wx250 follows the nearest reachable pose)'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (needed fresh while recording)'),
     'task': ('teleop_task', 'task name written into the episode events'),
@@ -54,7 +54,7 @@ class KeyboardTeleopNode(Node):
         super().__init__('keyboard_teleop')
         p = declare_parameters(self, PARAMETERS)
         robot_name = p['robot_name'] or p['robot_model']
-        kinematics = controller_kinematics(p['robot_model'])   # a wx250: ConfigError
+        kinematics = controller_kinematics(p['robot_model'])
         self.keys = TeleopState(p['translation_step'], p['rotation_step'])
         self.controller = PolicyController(
             KeyboardPolicy(self.keys), kinematics,

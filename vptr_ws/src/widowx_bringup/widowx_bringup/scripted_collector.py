@@ -30,8 +30,7 @@ from widowx_bringup.recording import EpisodeRecorder, GRIPPER_OPEN
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'arm model; the 6-D EE controller needs the 6-DoF wx250s '
-                              '(the simulator is one)'),
+    'robot_model': ('wx250s', 'arm model of the EE controller (the simulator is a wx250s)'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'image_topic': ('/camera/image_raw', 'camera topic (must be fresh for each step)'),
     'task': ('put_carrot_on_plate', 'task name of the episodes (the sim node runs it)'),
@@ -60,7 +59,7 @@ class ScriptedCollectorNode(Node):
         super().__init__('scripted_collector')
         p = declare_parameters(self, PARAMETERS)
         robot_name = p['robot_name'] or p['robot_model']
-        kinematics = controller_kinematics(p['robot_model'])   # a wx250: ConfigError
+        kinematics = controller_kinematics(p['robot_model'])
         self.expert = ExpertActionPolicy()
         self.controller = PolicyController(
             self.expert, kinematics,

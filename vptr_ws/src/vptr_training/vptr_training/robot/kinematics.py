@@ -198,6 +198,38 @@ class WidowXKinematics:
         """The 6 x n space Jacobian (angular rows first) at joint positions q."""
         return np.array(self._chain(self._check(q).tolist())[2]).T
 
+    def closest_reachable_pose(self, T: np.ndarray) -> np.ndarray:
+        """The pose nearest T that this arm can reach in orientation (T itself on a wx250s).
+
+        A 5-DoF wx250 (no forearm_roll) keeps the gripper in the vertical plane of its
+        waist: its orientations are Rz(waist) Ry(pitch) Rx(wrist_rotate) with the waist
+        angle set by the position, atan2(y, x). Interbotix's `set_ee_pose_components` makes
+        the same choice for arms with fewer than 6 joints (the yaw follows the position).
+        The projection keeps the position, takes the waist angle from it, removes the
+        out-of-plane part of the gripper's pointing direction (x axis) and keeps the rotation
+        about that axis, so 6-D EE targets (Bridge actions) become targets the 5 joints
+        can meet exactly, and Newton-Raphson converges on them.
+        """
+        T = np.asarray(T, dtype=np.float64)
+        if self.num_joints == 6:
+            return T.copy()
+        waist = math.atan2(T[1, 3], T[0, 3])
+        c, s = math.cos(waist), math.sin(waist)
+        rz = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        in_plane = rz.T @ T[:3, :3]            # the orientation seen from the arm's plane
+        forward = in_plane[:, 0]
+        pitch = math.atan2(-forward[2], forward[0]) if abs(forward[0]) + abs(forward[2]) > 1e-9 \
+            else 0.0
+        cp, sp = math.cos(pitch), math.sin(pitch)
+        ry = np.array([[cp, 0.0, sp], [0.0, 1.0, 0.0], [-sp, 0.0, cp]])
+        rest = ry.T @ in_plane                 # ideally a rotation about x
+        roll = math.atan2(rest[2, 1], rest[1, 1])
+        cr, sr = math.cos(roll), math.sin(roll)
+        rx = np.array([[1.0, 0.0, 0.0], [0.0, cr, -sr], [0.0, sr, cr]])
+        out = T.copy()
+        out[:3, :3] = rz @ ry @ rx
+        return out
+
     def within_limits(self, q: np.ndarray, margin: float = 0.0) -> bool:
         q = self._check(q)
         return bool(np.all(q >= self.lower - margin) and np.all(q <= self.upper + margin))
