@@ -28,7 +28,9 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 # Interbotix packages built from source the way xsarm_amd64_install.sh does for humble:
-# the three repositories at their humble branch, the driver submodules, rosdep, colcon.
+# the three repositories at their humble branch, the driver submodules, the COLCON_IGNORE
+# markers the installer removes (without that colcon does not see interbotix_xs_sdk or
+# interbotix_xs_msgs), rosdep, colcon.
 # Only what the arm driver and its Python API need is built (no MoveIt, Gazebo, perception).
 ARG INTERBOTIX_BRANCH=humble
 WORKDIR /opt/interbotix_ws/src
@@ -41,6 +43,10 @@ RUN git clone --depth 1 -b "${INTERBOTIX_BRANCH}" \
     && git -C interbotix_ros_core submodule update --init --depth 1 \
         interbotix_ros_xseries/dynamixel_workbench_toolbox \
         interbotix_ros_xseries/interbotix_xs_driver \
+    && rm -f interbotix_ros_core/interbotix_ros_xseries/COLCON_IGNORE \
+        interbotix_ros_toolboxes/interbotix_common_toolbox/interbotix_moveit_interface/COLCON_IGNORE \
+        interbotix_ros_toolboxes/interbotix_common_toolbox/interbotix_moveit_interface_msgs/COLCON_IGNORE \
+        interbotix_ros_toolboxes/interbotix_rpi_toolbox/COLCON_IGNORE \
     && python3 -m pip install modern_robotics==1.1.1 transforms3d==0.4.2
 
 WORKDIR /opt/interbotix_ws
@@ -60,13 +66,16 @@ COPY docker/requirements-robot.txt /tmp/
 RUN python3 -m pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
     && python3 -m pip install -r /tmp/requirements-robot.txt
 
-# This workspace.
+# This workspace. The import check at the end fails the build (not the robot) if a pip
+# package pulled in NumPy 2: Humble's message packages are compiled against NumPy 1.x.
 WORKDIR /opt/vptr_ws
 COPY vptr_ws/src src
 RUN . /opt/ros/humble/setup.sh \
     && . /opt/interbotix_ws/install/setup.sh \
     && colcon build --packages-select vptr_training vptr_policy widowx_bringup \
-    && rm -rf build log
+    && rm -rf build log \
+    && . /opt/vptr_ws/install/setup.sh \
+    && python3 -c "import numpy, sensor_msgs.msg, interbotix_xs_msgs.msg, interbotix_xs_modules, vptr_policy.policy_node, vptr_training.sim; print('numpy', numpy.__version__)"
 
 # The whole-system launch files (they only include the packages' launch files).
 COPY launch /opt/vptr/launch

@@ -200,3 +200,13 @@ def test_encode_tree_round_trip():
     assert decoded['b']['x'].dtype == np.uint32
     with pytest.raises(CheckpointError, match='cannot store'):
         ck.encode_tree({'f': object()}, {}, 'p')
+
+
+def test_state_dict_mismatch_names_the_tensor_and_shapes():
+    model = torch.nn.Linear(3, 2)
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict({'weight': torch.zeros(4, 3), 'bias': torch.zeros(2),
+                               'extra': torch.zeros(1)})
+    text = ck.state_dict_mismatch(info.value)
+    assert 'Unexpected key(s) in state_dict: "extra"' in text
+    assert 'size mismatch for weight' in text and 'torch.Size([4, 3])' in text

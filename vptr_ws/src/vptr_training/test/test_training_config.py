@@ -105,6 +105,20 @@ def test_custom_file_and_roundtrip(tmp_path):
     assert again == config
 
 
+def test_finetune_mixes_prior_and_target_by_default(tmp_path):
+    path = tmp_path / 'ft.yaml'
+    path.write_text('phase: finetune\nalgo: cql\n')
+    data = load_config(path)['data']
+    assert (data['prior_weight'], data['target_weight']) == (0.9, 0.1)
+    data = load_config(path, ['data.target_weight=0.5'])['data']
+    assert (data['prior_weight'], data['target_weight']) == (0.9, 0.5)
+    path.write_text('phase: train\nalgo: cql\n')
+    data = load_config(path)['data']
+    assert (data['prior_weight'], data['target_weight']) == (1.0, 0.0)
+    data = load_config(path, ['phase=finetune'])['data']
+    assert (data['prior_weight'], data['target_weight']) == (0.9, 0.1)
+
+
 def test_command_refuses_a_config_of_another_phase(capsys):
     assert cli_main(['pretrain', '--config', 'demo_train']) == 2
     assert "is a 'train' config" in capsys.readouterr().err

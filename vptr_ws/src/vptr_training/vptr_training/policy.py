@@ -119,7 +119,7 @@ def load_policy(checkpoint_dir: str | os.PathLike, mode: str = 'actor',
                 num_samples: int = 16) -> Policy:
     """Restore a CQL or BC agent from a checkpoint directory (or a run directory: its
     latest checkpoint). `expect` checks spec fields (e.g. {'image_size': 128})."""
-    from vptr_training.training.checkpoint import load_checkpoint
+    from vptr_training.training.checkpoint import load_checkpoint, state_dict_mismatch
     from vptr_training.training.config import config_from_dict
     from vptr_training.training.runner import build_agent, ROBOT_ALGOS
     checkpoint = load_checkpoint(checkpoint_dir, expect=expect, load_train_state=False,
@@ -139,7 +139,7 @@ def load_policy(checkpoint_dir: str | os.PathLike, mode: str = 'actor',
         agent.load_state_dict(checkpoint.model_state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f'{checkpoint.path}: weights do not fit the agent its config '
-                              f'describes: {str(exc).splitlines()[0]}') from None
+                              f'describes: {state_dict_mismatch(exc)}') from None
     agent.to(device)
     return Policy(agent, spec, mode=mode, device=device, path=checkpoint.path,
                   num_samples=num_samples)

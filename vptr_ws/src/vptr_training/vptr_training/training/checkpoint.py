@@ -421,6 +421,17 @@ def check_spec(spec: dict[str, Any], expect: dict[str, Any], where: Path) -> Non
                                   f'expected {want!r}')
 
 
+def state_dict_mismatch(exc: RuntimeError, max_items: int = 4) -> str:
+    """What torch's load_state_dict error says is wrong, in one line: its first line is
+    only "Error(s) in loading state_dict for X:"; the detail (missing / unexpected keys,
+    "size mismatch for ...: copying a param with shape ...") follows."""
+    lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
+    if not lines:
+        return str(exc).strip()
+    more = f' (+{len(lines) - max_items} more)' if len(lines) > max_items else ''
+    return '; '.join(lines[:max_items]) + more
+
+
 def load_checkpoint(path: str | os.PathLike, expect: dict[str, Any] | None = None,
                     load_train_state: bool = True, check_hashes: bool = True,
                     map_location: str = 'cpu') -> Checkpoint:

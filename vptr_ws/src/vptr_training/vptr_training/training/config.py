@@ -51,7 +51,7 @@ DEFAULTS: dict[str, Any] = {
         'video': '',              # ICVF / VIP video store
         'prior': '',              # robot prior data store (Bridge-like)
         'target': '',             # target-task demos store
-        'prior_weight': 1.0,
+        'prior_weight': 1.0,      # phase finetune: 0.9 (FINETUNE_DATA_WEIGHTS)
         'target_weight': 0.0,     # 0: target tasks get a one-hot slot but are not sampled
         'extra_tasks': [],        # more task names for the one-hot
         'split': 'train',
@@ -74,6 +74,10 @@ DEFAULTS: dict[str, Any] = {
     },
     'agent': {},
 }
+
+
+# Phase 3's default prior / target mixing ratio (PTR / V-PTR fine-tuning).
+FINETUNE_DATA_WEIGHTS = {'prior_weight': 0.9, 'target_weight': 0.1}
 
 
 def _algo_config_class(algo: str) -> Any:
@@ -281,6 +285,11 @@ def load_config(name_or_path: str | os.PathLike | None = None,
     algo = str(overrides.get('algo', file_data.get('algo', config['algo'])))
     config['algo'] = algo
     config['agent'] = agent_defaults(algo)
+    # Phase 3 mixes prior and target data 0.9 / 0.1 unless the file or an override says
+    # otherwise (phases 1-2 default to prior data only).
+    phase = str(overrides.get('phase', file_data.get('phase', config['phase'])))
+    if phase == 'finetune':
+        config['data'].update(FINETUNE_DATA_WEIGHTS)
     _merge(config, file_data, source)
     apply_overrides(config, overrides)
     validate(config)

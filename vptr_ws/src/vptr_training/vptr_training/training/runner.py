@@ -287,7 +287,7 @@ def _load_agent_state(agent: torch.nn.Module, state: dict[str, torch.Tensor],
         agent.load_state_dict(state, strict=True)
     except RuntimeError as exc:
         raise CheckpointError(f'{where}: weights do not fit this agent: '
-                              f'{str(exc).splitlines()[0]} ...') from None
+                              f'{ckpt_io.state_dict_mismatch(exc)}') from None
 
 
 def _load_optimizers(agent: torch.nn.Module, states: dict[str, Any], where: Path) -> None:
@@ -382,9 +382,14 @@ def _train(config: dict[str, Any], resume: bool,
     if state is not None and state.rng_state is not None:
         rng = dict(state.rng_state)
         per_rank = rng.pop('torch_per_rank', None)
+        cuda_per_rank = rng.pop('cuda_per_rank', None)
         ckpt_io.restore_rng_state(rng)
         if per_rank is not None and len(per_rank) == dist_info.world_size:
             torch.set_rng_state(per_rank[dist_info.rank])
+        if (cuda_per_rank is not None and device.type == 'cuda'
+                and len(cuda_per_rank) == dist_info.world_size):
+            torch.cuda.set_rng_state(torch.as_tensor(cuda_per_rank[dist_info.rank],
+                                                     dtype=torch.uint8), device)
 
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -499,6 +504,9 @@ def _save(run_dir: Path, step: int, agent: Any, config: dict[str, Any],
     rng = ckpt_io.capture_rng_state()
     if dist_info.enabled:        # every rank's torch RNG (collective: all ranks call it)
         rng['torch_per_rank'] = distributed.gather_tensors(dist_info, torch.get_rng_state())
+        if dist_info.device.type == 'cuda':   # and each rank's own GPU generator
+            rng['cuda_per_rank'] = distributed.gather_tensors(
+                dist_info, torch.cuda.get_rng_state(dist_info.device))
     distributed.barrier(dist_info)
     path = None
     if dist_info.is_main:
