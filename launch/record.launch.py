@@ -48,8 +48,8 @@ def generate_launch_description() -> LaunchDescription:
             description='rosbag2 storage plugin'),
         DeclareLaunchArgument(
             'robot_model', default_value='wx250s', choices=['wx250s', 'wx250'],
-            description='Interbotix arm model (the simulator is a wx250s; teleop and the '
-                        'scripted collector command 6-D EE deltas and need the wx250s)'),
+            description='Interbotix arm model (the simulator is a wx250s; on a wx250 '
+                        'teleop follows the nearest reachable pose)'),
         DeclareLaunchArgument(
             'video_device', default_value='/dev/video0',
             description='V4L2 device of the scene camera (real robot)'),

@@ -1,7 +1,8 @@
 """Run a V-PTR policy on the simulated WidowX (MuJoCo), through the same ROS topics as
 the real arm.
 
-    ros2 launch launch/sim.launch.py checkpoint_dir:=demo_out/runs/finetune autostart:=true
+    ros2 launch launch/sim.launch.py checkpoint_dir:=demo_out/runs/seed0/vptr_finetune
+    ros2 service call /policy_node/start std_srvs/srv/Trigger   # it starts paused
 
 Only includes the packages' launch files (widowx_bringup/sim_robot.launch.py,
 vptr_policy/policy.launch.py).
@@ -13,6 +14,12 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
 
 BOOL = ['true', 'false']
+# vptr_training.sim's tasks (top-level launch files import no project code; a test keeps
+# this list equal to sim.TASKS) and the target task of `vptr demo`.
+SIM_TASKS = ['close_drawer', 'open_drawer', 'put_can_on_towel', 'put_carrot_in_bowl',
+             'put_carrot_on_plate', 'put_corn_in_bowl', 'put_cube_in_bowl',
+             'put_cube_on_plate', 'put_eggplant_on_towel', 'put_sponge_on_plate']
+DEMO_TARGET_TASK = 'put_corn_in_bowl'
 
 
 def include(package: str, file: str, arguments: dict[str, object]) -> IncludeLaunchDescription:
@@ -27,8 +34,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'checkpoint_dir', description='checkpoint directory of the policy to run'),
         DeclareLaunchArgument(
-            'task', default_value='put_carrot_on_plate',
-            description='simulated task, also the policy task (must be in the checkpoint)'),
+            'task', default_value=DEMO_TARGET_TASK, choices=SIM_TASKS,
+            description='simulated task, also the policy task (must be in the checkpoint); '
+                        'the default is the target task of vptr demo'),
         DeclareLaunchArgument(
             'condition', default_value='seen',
             choices=['seen', 'new_positions', 'new_distractors'],
@@ -44,8 +52,9 @@ def generate_launch_description() -> LaunchDescription:
         DeclareLaunchArgument(
             'device', default_value='cpu', description='torch device of the policy'),
         DeclareLaunchArgument(
-            'autostart', default_value='true', choices=BOOL,
-            description='true: act at once; false: wait for /policy_node/start'),
+            'autostart', default_value='false', choices=BOOL,
+            description='false: wait for /policy_node/start (as on the robot); true: act '
+                        'at once'),
     ]
 
     def config(name: str) -> LaunchConfiguration:

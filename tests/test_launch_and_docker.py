@@ -79,6 +79,20 @@ def test_sim_launch_runs_sim_robot_and_policy(ros):
     assert found['policy.launch.py'][0]['robot_model'] == 'wx250s'
 
 
+@pytest.mark.parametrize('path', [
+    LAUNCH_DIR / 'sim.launch.py',
+    REPO / 'vptr_ws/src/widowx_bringup/launch/sim_robot.launch.py',
+    REPO / 'vptr_ws/src/widowx_bringup/launch/collector.launch.py',
+])
+def test_simulated_task_arguments_list_the_simulator_tasks(ros, path):
+    from vptr_training.sim.generate import DEFAULT_TARGET_TASK
+    from vptr_training.sim.tasks import TASKS
+    (task,) = [e for e in launch_checks.load(path).entities
+               if type(e).__name__ == 'DeclareLaunchArgument' and e.name == 'task']
+    assert sorted(task.choices) == sorted(TASKS)
+    assert task.default_value == DEFAULT_TARGET_TASK
+
+
 @pytest.mark.parametrize('robot, source, expected', [
     ('sim', 'collector', {'sim_robot.launch.py', 'collector.launch.py',
                           'record_demos.launch.py'}),

@@ -5,6 +5,8 @@ from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
+from vptr_training.sim.generate import DEFAULT_TARGET_TASK
+from vptr_training.sim.tasks import TASKS
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -13,7 +15,7 @@ def generate_launch_description() -> LaunchDescription:
             'robot_name', default_value='wx250s',
             description='namespace of the simulated driver topics'),
         DeclareLaunchArgument(
-            'task', default_value='put_carrot_on_plate',
+            'task', default_value=DEFAULT_TARGET_TASK, choices=sorted(TASKS),
             description='task name of the episodes (the sim node must run the same task)'),
         DeclareLaunchArgument(
             'language', default_value='',

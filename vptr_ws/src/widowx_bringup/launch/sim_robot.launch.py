@@ -1,6 +1,6 @@
 """The simulated WidowX (MuJoCo) on the real driver's and camera's topics.
 
-    ros2 launch widowx_bringup sim_robot.launch.py task:=put_carrot_on_plate
+    ros2 launch widowx_bringup sim_robot.launch.py task:=put_corn_in_bowl
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
@@ -8,6 +8,8 @@ from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
+from vptr_training.sim.generate import DEFAULT_TARGET_TASK
+from vptr_training.sim.tasks import TASKS
 
 BOOL = ['true', 'false']
 
@@ -18,8 +20,8 @@ def generate_launch_description() -> LaunchDescription:
             'robot_name', default_value='wx250s',
             description='namespace of the simulated driver topics (the model is a wx250s)'),
         DeclareLaunchArgument(
-            'task', default_value='put_carrot_on_plate',
-            description='simulated task, one of vptr_training.sim TASKS'),
+            'task', default_value=DEFAULT_TARGET_TASK, choices=sorted(TASKS),
+            description='simulated task (the default is the target task of vptr demo)'),
         DeclareLaunchArgument(
             'condition', default_value='seen',
             choices=['seen', 'new_positions', 'new_distractors'],

@@ -22,8 +22,8 @@ def generate_launch_description() -> LaunchDescription:
     arguments = [
         DeclareLaunchArgument(
             'robot_model', default_value='wx250s', choices=['wx250s', 'wx250'],
-            description='Interbotix arm model: wx250s (6 joints) or wx250 (5 joints); the '
-                        'policy node, teleop and collector need the wx250s'),
+            description='Interbotix arm model: wx250s (6 joints) or wx250 (5 joints: EE '
+                        'targets are projected to the nearest pose it can reach)'),
         DeclareLaunchArgument(
             'robot_name', default_value=LaunchConfiguration('robot_model'),
             description='namespace of the driver topics (defaults to robot_model)'),

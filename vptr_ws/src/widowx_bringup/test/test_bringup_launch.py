@@ -5,8 +5,10 @@ import fake_ros
 import launch_checks
 import pytest
 from vptr_training.data import rosbag_io
+import yaml
 
-LAUNCH_DIR = Path(__file__).resolve().parents[1] / 'launch'
+PACKAGE = Path(__file__).resolve().parents[1]
+LAUNCH_DIR = PACKAGE / 'launch'
 LAUNCH_FILES = sorted(p.name for p in LAUNCH_DIR.glob('*.launch.py'))
 
 
@@ -49,6 +51,12 @@ def test_real_robot_launch_includes_xsarm_control_and_usb_cam(ros):
     arguments = launch_checks.declared(description)
     assert arguments['pixel_format'].choices == ['yuyv2rgb', 'mjpeg2rgb']
     assert fake_ros.condition_holds(camera.condition, configurations)
+    # The parameter file's key must match the node's full name (/camera/camera) or be a
+    # wildcard, or rcl ignores the whole file.
+    params_file = fake_ros.evaluate(camera.parameters[0], configurations)
+    assert params_file.endswith('widowx_bringup/config/usb_cam.yaml')
+    (key,) = yaml.safe_load((PACKAGE / 'config' / 'usb_cam.yaml').read_text())
+    assert key in ('/**', f'/{camera.namespace}/{camera.name}')
 
 
 def test_recorder_records_exactly_the_converter_topics(ros):
