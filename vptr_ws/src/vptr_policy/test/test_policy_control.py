@@ -264,6 +264,18 @@ def test_ik_fails_on_unreachable_pose():
     assert not ok
 
 
+def test_a_larger_configured_workspace_lets_the_target_leave_bridges_box():
+    high = np.array(conventions.WORKSPACE_HIGH, dtype=float) + [0.0, 0.0, 0.06]
+    ctrl, _ = make([0, 0, 0.05, 0, 0, 0, 1.0], workspace_high=high)
+    ctrl.start()
+    q = KIN.neutral
+    for _ in range(8):
+        result = step(ctrl, q)
+        q = result.arm_cmd if result.arm_cmd is not None else q
+    assert ctrl.target[2] == pytest.approx(high[2])
+    assert ctrl.target[2] > conventions.WORKSPACE_HIGH[2] + 0.05
+
+
 def test_workspace_box_of_the_config_clips_the_target():
     ctrl, _ = make([0.05, 0, 0, 0, 0, 0, 1.0], workspace_high=np.array([0.3, 0.25, 0.25]))
     ctrl.start()

@@ -87,3 +87,22 @@ def test_filter_command_combines_rules():
     assert np.max(np.abs(verdict.joints - q_meas)) <= np.pi * 0.2 + 1e-9
     clean = filter_command(q_meas + 0.01, q_meas, limits(), ee_position=fk_xyz)
     assert clean.reason == '' and clean.scale == 1.0
+
+
+def test_scaled_step_is_checked_again():
+    box = SafetyLimits(lower=np.full(3, -1.0), upper=np.full(3, 1.0), max_step=np.full(3, 0.1),
+                       workspace_low=np.zeros(3), workspace_high=np.ones(3),
+                       workspace_margin=0.0)
+    # From measured joints outside the limits, the scaled command is clamped back in.
+    verdict = filter_command(np.array([0.5, 0.5, 0.5]), np.array([1.3, 0.5, 0.5]), box)
+    assert verdict.scale < 1.0 and np.all(verdict.joints <= 1.0)
+    # A detour: both ends map inside the box, the scaled command does not -> hold.
+    def bulge(q):  # noqa: E306 - a non-linear "forward kinematics" for the test
+        return np.array([q[0], q[1], q[2] + 3.0 * np.sin(np.pi * q[0])])
+    verdict = filter_command(np.array([1.0, 0.5, 0.2]), np.array([0.0, 0.5, 0.2]), box,
+                             ee_position=bulge)
+    assert verdict.joints is None and 'velocity-limited step' in verdict.reason
+    # From outside the box, a scaled step that brings the end effector closer is allowed.
+    verdict = filter_command(np.array([0.5, 0.5, 0.5]), np.array([0.5, 0.5, 0.9]), box,
+                             ee_position=lambda q: q + np.array([0.0, 0.0, 0.3]))
+    assert verdict.joints is not None and verdict.scale < 1.0

@@ -220,10 +220,9 @@ class PolicyController:
             return StepResult(None, None, f'hold: policy returned a bad action {action}', 0.0,
                               action=action, state=state)
         gripper_open = bool(action[6] > self.config.gripper_threshold)
-        new_target = np.asarray(conventions.integrate_target(self._target, action),
-                                dtype=np.float64)
-        new_target[:3] = clip_to_workspace(new_target[:3], self.config.workspace_low,
-                                           self.config.workspace_high)
+        new_target = np.asarray(conventions.integrate_target(
+            self._target, action, self.config.workspace_low, self.config.workspace_high),
+            dtype=np.float64)
         target_pose = conventions.state6_to_pose(new_target)
         if self.kin.num_joints < 6:
             # A 5-DoF wx250 cannot turn the gripper out of its waist's plane: follow the

@@ -13,7 +13,8 @@ Rules, applied in this order by `filter_command` (each is also usable alone):
    We scale rather than reject because (a) a uniform scale keeps the direction of motion in
    joint space, so the arm still heads to the target and the next step continues the
    motion; (b) the Interbotix driver itself rejects moves beyond velocity x moving_time, and
-   a rejected step would stall the policy for no gain.
+   a rejected step would stall the policy for no gain. Rules 2 and 3 are then checked
+   again on the scaled command, the one actually sent.
 """
 from __future__ import annotations
 
@@ -130,4 +131,28 @@ def filter_command(q_cmd: np.ndarray, q_measured: np.ndarray, limits: SafetyLimi
     q, scale = limit_joint_step(q, q_measured, limits.max_step)
     if scale < 1.0:
         reasons.append(f'step scaled by {scale:.2f} to respect joint velocity limits')
+        # The scaled command lies between the measured joints and the checked one: rules 2
+        # and 3 are checked again on what is actually sent. From measured joints outside
+        # the limits, the clamp pulls the command back in; from a pose outside the box, a
+        # step is still allowed when it brings the end effector closer to the box.
+        q, _ = clamp_to_joint_limits(q, limits.lower, limits.upper)
+        if check_workspace and ee_position is not None:
+            xyz = np.asarray(ee_position(q), dtype=np.float64)
+            if not all_finite(xyz) or not in_workspace(xyz, limits.workspace_low,
+                                                       limits.workspace_high,
+                                                       limits.workspace_margin):
+                now = np.asarray(ee_position(np.asarray(q_measured, dtype=np.float64)))
+                if not (all_finite(xyz, now)
+                        and _box_distance(xyz, limits) < _box_distance(now, limits)):
+                    return SafetyVerdict(None, 'hold: the velocity-limited step would put '
+                                         f'the end effector at {np.round(xyz, 3).tolist()}, '
+                                         'outside the workspace box')
     return SafetyVerdict(q, '; '.join(reasons), scale)
+
+
+def _box_distance(xyz: np.ndarray, limits: SafetyLimits) -> float:
+    """Euclidean distance from xyz to the (margin-grown) workspace box; 0 inside."""
+    low = limits.workspace_low - limits.workspace_margin
+    high = limits.workspace_high + limits.workspace_margin
+    outside = np.maximum(low - xyz, 0.0) + np.maximum(xyz - high, 0.0)
+    return float(np.linalg.norm(outside))

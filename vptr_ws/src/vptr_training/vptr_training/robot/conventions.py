@@ -115,17 +115,20 @@ def wrap_angle(angle: np.ndarray) -> np.ndarray:
     return (np.asarray(angle) + np.pi) % (2.0 * np.pi) - np.pi
 
 
-def integrate_target(target6: np.ndarray, action_raw: np.ndarray) -> np.ndarray:
+def integrate_target(target6: np.ndarray, action_raw: np.ndarray,
+                     workspace_low: np.ndarray = WORKSPACE_LOW,
+                     workspace_high: np.ndarray = WORKSPACE_HIGH) -> np.ndarray:
     """Apply one action's deltas to the previous TARGET pose.
 
     Deltas are added in the state's own coordinates (xyz and euler angles), the inverse of
     the Bridge relabelling rule `next_state[:6] - state[:6]`, so actions derived from
     states replay to the same states. The position is clipped to the controller's
-    workspace box; angles are wrapped to [-pi, pi).
+    workspace box (Bridge's by default; the policy node passes its configured one); angles
+    are wrapped to [-pi, pi).
     """
     a = np.clip(np.asarray(action_raw, dtype=np.float64), ACTION_LOW, ACTION_HIGH)
     out = np.asarray(target6, dtype=np.float64).copy()
-    out[:3] = np.clip(out[:3] + a[:3], WORKSPACE_LOW, WORKSPACE_HIGH)
+    out[:3] = np.clip(out[:3] + a[:3], workspace_low, workspace_high)
     out[3:6] = wrap_angle(out[3:6] + a[3:6])
     return out
 
