@@ -189,6 +189,9 @@ def test_watchdog_stale_image_publishes_nothing_and_warns(ros):
     (status,) = node.publisher('/diagnostics').messages[-1].status
     assert status.level == status.WARN and 'stale image' in status.message
     assert any('stale image' in m for m in node.get_logger().messages('warn'))
+    # Ticks later the image is older still: the same condition is not logged again.
+    ros.spin_for(0.6)
+    assert sum('stale image' in m for m in node.get_logger().messages('warn')) == 1
     # Joint states stop arriving: after the timeout the node holds again.
     feed(ros)
     ros.spin_for(0.2)

@@ -10,6 +10,7 @@ being taken in (run it with a MultiThreadedExecutor, as main() does).
 """
 from __future__ import annotations
 
+import re
 import sys
 from typing import Any, Callable
 
@@ -108,7 +109,9 @@ class PolicyNode(Node):
     def _on_control_timer(self) -> None:
         result = self.io.step(self.controller)
         self.last_result = result
-        if result.reason != self._last_reason:   # log changes, not every tick
+        # Log changes, not every tick: reasons that differ only in their numbers (the age of
+        # stale data, a step's scale) are the same condition.
+        if _reason_kind(result.reason) != _reason_kind(self._last_reason):
             if result.reason:
                 held = result.mode == MODE_RUNNING and result.arm_cmd is None
                 log = self.get_logger().warning if held else self.get_logger().info
@@ -166,3 +169,8 @@ def main(args: list[str] | None = None) -> int:
 
 if __name__ == '__main__':
     sys.exit(main())
+
+
+def _reason_kind(reason: str | None) -> str | None:
+    """A step's reason with its numbers blanked, to tell a new condition from a repeat."""
+    return None if reason is None else re.sub(r'-?\d+(\.\d+)?(e-?\d+)?', '#', reason)
