@@ -445,6 +445,7 @@ class FakeClient:
     def __init__(self, node: 'Node', srv_type: type, name: str,
                  callback_group: CallbackGroup | None) -> None:
         self.node, self.srv_type, self.name = node, srv_type, name
+        self.srv_name = name          # rclpy.client.Client's attribute
         self.callback_group = callback_group
         self.requests: list[Any] = []
         self.pending: list[tuple[Any, Future]] = []

@@ -172,6 +172,19 @@ def test_scripted_collector_records_episodes_that_convert(ros, tmp_path):
         assert abs(len(episode.actions) - result.steps) <= 1
 
 
+def test_scripted_collector_without_the_simulator_says_what_it_waits_for(ros):
+    collector_module = fake_ros.import_fresh('widowx_bringup.scripted_collector')
+    ros.parameter_overrides['scripted_collector'] = dict(task=TASK, num_episodes=1)
+    import rclpy
+    rclpy.init()
+    collector = collector_module.ScriptedCollectorNode()
+    ros.spin_for(2.0)
+    warnings = [m for m in collector.get_logger().messages('warn')
+                if 'waiting for the simulator reset service /sim_robot/reset' in m]
+    assert len(warnings) == 1 and 'sim_robot.launch.py' in warnings[0]
+    assert not collector.finished
+
+
 def test_keyboard_teleop_publishes_actions_and_events(ros):
     sim = start_sim(ros, **SMALL_CAMERA)
     read_fd, write_fd = os.pipe()

@@ -13,6 +13,7 @@ expert always plans from the result of the previous command.
 from __future__ import annotations
 
 import sys
+import time
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,9 @@ from vptr_training.errors import ConfigError
 from widowx_bringup.collector import CollectionPlan, FINISHED
 from widowx_bringup.recording import EpisodeRecorder, GRIPPER_OPEN
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
+
+# s between warnings while the simulator's reset service is missing
+RESET_WARNING_PERIOD = 5.0
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
     'robot_model': ('wx250s', 'arm model of the EE controller (the simulator is a wx250s)'),
@@ -82,15 +86,27 @@ class ScriptedCollectorNode(Node):
                                  self._on_expert_action, 10, callback_group=control_group)
         self.reset_client = self.create_client(Trigger, p['reset_service'],
                                                callback_group=control_group)
+        self._last_reset_warning = -float('inf')
         self.create_timer(0.5, self._on_housekeeping, callback_group=control_group)
 
     def _on_success(self, msg: Bool) -> None:
         self.success = bool(msg.data)
 
     def _on_housekeeping(self) -> None:
-        if self.reset_client.service_is_ready() and self.plan.should_reset():
+        if not self.plan.should_reset():
+            return
+        if self.reset_client.service_is_ready():
             self.reset_client.call_async(Trigger.Request()).add_done_callback(
                 self._on_reset_done)
+            return
+        # The collector drives the simulator's scripted expert: without the sim it would wait
+        # silently for ever (e.g. record.launch.py robot:=real source:=collector).
+        now = time.monotonic()
+        if now - self._last_reset_warning >= RESET_WARNING_PERIOD:
+            self._last_reset_warning = now
+            self.get_logger().warning(
+                f'waiting for the simulator reset service {self.reset_client.srv_name}: the '
+                'scripted collector needs sim_robot.launch.py (publish_expert:=true) running')
 
     def _on_reset_done(self, future: Any) -> None:
         response = future.result()
