@@ -107,6 +107,31 @@ def test_flat_layout_task_from_lang_or_option(tmp_path):
     assert EpisodeStore(tmp_path / 'b').tasks == ['wipe']
 
 
+def test_camera_option_picks_the_view(tmp_path):
+    traj = tmp_path / 'raw' / 'wipe' / 'traj0'
+    F.make_raw_traj(traj, 3, cameras=2)
+    assert convert(tmp_path / 'raw', tmp_path / 'cam1', '--camera', '1') == 0
+    files = [traj / 'images1' / f'im_{t}.jpg' for t in range(4)]
+    np.testing.assert_array_equal(EpisodeStore(tmp_path / 'cam1').episode(0)['images'],
+                                  expected_images(files))
+    assert convert(tmp_path / 'raw', tmp_path / 'cam0') == 0      # default: images0
+    first = EpisodeStore(tmp_path / 'cam0').episode(0)['images']
+    np.testing.assert_array_equal(first, expected_images(
+        [traj / 'images0' / f'im_{t}.jpg' for t in range(4)]))
+    assert not np.array_equal(first, EpisodeStore(tmp_path / 'cam1').episode(0)['images'])
+    # a camera the trajectory does not have is a clear error naming the folder
+    assert convert(tmp_path / 'raw', tmp_path / 'cam2', '--camera', '2') == 2
+    assert not (tmp_path / 'cam2').exists()
+    # RLDS: --camera K reads steps/observation/image_K (all black in this fixture)
+    example = F.rlds_bridge_dataset_example(3, 1)
+    F.write_tfrecord(tmp_path / 'rlds' / 'bridge_dataset-train.tfrecord-00000-of-00001',
+                     [example[0]])
+    assert convert(tmp_path / 'rlds', tmp_path / 'rlds1', '--camera', '1') == 0
+    assert EpisodeStore(tmp_path / 'rlds1').episode(0)['images'].max() == 0
+    assert convert(tmp_path / 'rlds', tmp_path / 'rlds0') == 0
+    assert EpisodeStore(tmp_path / 'rlds0').episode(0)['images'].max() > 0
+
+
 def test_relabel_actions(tmp_path):
     made = F.make_raw_traj(tmp_path / 'src' / 'data' / 'traj0', 4)
     assert convert(tmp_path / 'src', tmp_path / 'dst', '--relabel-actions') == 0

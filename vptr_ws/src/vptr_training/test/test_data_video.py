@@ -129,6 +129,31 @@ def test_bad_frame_folders(tmp_path, capsys):
     assert 'no video files' in capsys.readouterr().err
 
 
+def test_png_frame_folders_and_corrupt_pngs(tmp_path, capsys):
+    F.write_frame_folders(tmp_path / 'm', {'a': (4, 'x'), 'b': (4, 'y'), 'c': (4, 'z')})
+    for folder in ('a', 'b', 'c'):                   # the same frames as PNG files
+        for jpg in sorted((tmp_path / 'm' / folder).glob('*.jpg')):
+            cv2.imwrite(str(jpg.with_suffix('.png')), cv2.imread(str(jpg)))
+            jpg.unlink()
+    cut = tmp_path / 'm' / 'a' / '000002.png'
+    cut.write_bytes(cut.read_bytes()[:200])          # truncated: no IEND chunk
+    bad = tmp_path / 'm' / 'b' / '000001.png'
+    data = bytearray(bad.read_bytes())
+    data[40:400] = b'\x00' * 360                       # damaged image data, IEND intact
+    bad.write_bytes(bytes(data))
+    assert convert(tmp_path / 'm', tmp_path / 'dst', '--source-fps', '5', '--fps', '5') == 2
+    err = capsys.readouterr().err
+    assert '000002.png: truncated PNG' in err or '000001.png' in err, err
+    assert not (tmp_path / 'dst').exists()
+    assert convert(tmp_path / 'm', tmp_path / 'dst', '--source-fps', '5', '--fps', '5',
+                   '--skip-bad') == 0
+    out = capsys.readouterr().out
+    assert '000002.png: truncated PNG (no IEND chunk)' in out
+    assert '000001.png' in out
+    store = EpisodeStore(tmp_path / 'dst')
+    assert [e.language for e in store.episodes] == ['z'] and store.episode_lengths[0] == 4
+
+
 def test_preshrink_of_large_frames():
     yy, xx = np.mgrid[0:720, 0:1280]
     smooth = np.stack([xx * 255 // 1279, yy * 255 // 719, (xx + yy) * 255 // 1998],
