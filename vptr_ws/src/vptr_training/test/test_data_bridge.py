@@ -157,6 +157,9 @@ def test_out_npy_round_trip(tmp_path):
             [traj['next_observations'][-1]['state']]
         np.testing.assert_array_equal(ep['states'], np.stack(states))
         np.testing.assert_array_equal(ep['actions'], traj['actions'])
+        # terminals[t] flags transition t -> t+1, i.e. observation t+1
+        np.testing.assert_array_equal(ep['is_terminal'][1:], traj['terminals'])
+        assert not ep['is_terminal'][0]
 
 
 def test_rlds_both_layouts(tmp_path):
@@ -181,6 +184,8 @@ def test_rlds_both_layouts(tmp_path):
         np.testing.assert_array_equal(ep['images'], want)
         np.testing.assert_array_equal(ep['states'], states)
         np.testing.assert_array_equal(ep['actions'], actions[:-1])
+        # steps/is_terminal as recorded: the truncated episode b never reached one
+        assert ep['is_terminal'].tolist() == [False] * (len(frames) - 1) + [i != 1]
 
 
 def test_tfrecord_framing_and_proto():

@@ -167,6 +167,8 @@ def test_several_episodes_from_events_compressed_jpeg(tmp_path: Path) -> None:
     assert [(e.task, e.success, e.length) for e in store.episodes] == [
         ('sweep', True, 5), ('sweep', False, 4), ('stack', True, 6)]
     assert [e.language for e in store.episodes] == ['sweep it', 'sweep it', '']
+    # the recorded outcome: a successful episode ends in a terminal state, a failed one not
+    assert [bool(store.episode(i)['is_terminal'][-1]) for i in range(3)] == [True, False, True]
     for i, ticks in enumerate(eps):
         check_episode(store.episode(i), expected_episode(ticks, images, joints), image_tol=4.0)
 

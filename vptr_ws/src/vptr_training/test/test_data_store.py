@@ -95,6 +95,39 @@ def test_append_refuses_mismatched_store(tmp_path):
         StoreWriter(tmp_path / 's', kind='robot', image_size=16, append=True)
 
 
+def test_terminal_flags_default_explicit_and_format_1_stores(tmp_path):
+    rng = np.random.default_rng(7)
+    done, timed_out, explicit = (robot_episode(rng, 3), robot_episode(rng, 4),
+                                 robot_episode(rng, 3))
+    assert done.success and not timed_out.success
+    explicit.terminals = np.array([False, True, False])
+    write(tmp_path / 's', [done, timed_out, explicit])
+    store = EpisodeStore(tmp_path / 's')
+    # default: the last observation is terminal exactly when the episode succeeded
+    assert store.episode(0)['is_terminal'].tolist() == [False, False, True]
+    assert not store.episode(1)['is_terminal'].any()
+    assert store.episode(2)['is_terminal'].tolist() == [False, True, False]
+    bad = robot_episode(rng, 3)
+    bad.terminals = np.zeros(2, bool)
+    with pytest.raises(DataError, match=r'terminals have shape \(2,\), expected \(3,\)'):
+        write(tmp_path / 'bad', [bad])
+    # A format-1 store (before is_terminal) is still read, but not appended to.
+    meta = json.loads((tmp_path / 's' / 'meta.json').read_text())
+    meta['format_version'] = 1
+    (tmp_path / 's' / 'meta.json').write_text(json.dumps(meta))
+    for npy in (tmp_path / 's').rglob('is_terminal.npy'):
+        npy.unlink()
+    old = EpisodeStore(tmp_path / 's')
+    assert not old.has('is_terminal') and 'is_terminal' not in old.episode(0)
+    np.testing.assert_array_equal(old.episode(1)['images'], timed_out.images)
+    with pytest.raises(DataError, match='cannot append to a format-1 store'):
+        StoreWriter(tmp_path / 's', kind='robot', image_size=SIZE, append=True)
+    meta['format_version'] = 99
+    (tmp_path / 's' / 'meta.json').write_text(json.dumps(meta))
+    with pytest.raises(DataError, match='format version 99'):
+        EpisodeStore(tmp_path / 's')
+
+
 def test_existing_destination_needs_flag(tmp_path):
     rng = np.random.default_rng(3)
     write(tmp_path / 's', [robot_episode(rng, 3, task='old')])

@@ -66,6 +66,9 @@ def test_clip_splitting(tmp_path):
     # 31 frames at 5 fps: 10 + 10 + 11 (a 1-frame tail joins the clip before)
     np.testing.assert_array_equal(store.episode_lengths, [10, 10, 11])
     assert [e.source.rsplit('#', 1)[1] for e in store.episodes] == ['clip0', 'clip1', 'clip2']
+    # clips end by a cut: is_last, never is_terminal
+    assert not store.gather('is_terminal', np.arange(store.num_steps)).any()
+    assert store.gather('is_last', np.arange(store.num_steps)).sum() == 3
     np.testing.assert_array_equal(store.gather('images', np.arange(store.num_steps)),
                                   all_frames(tmp_path / 'v' / 'long.avi')[0:61:2])
     assert video.split_clips(5, 0) == [(0, 5)]

@@ -81,3 +81,24 @@ def test_checkpoint_that_does_not_fit_the_simulator():
 def test_progress_false_prints_nothing(capsys):
     evaluation.evaluate_policy(IdlePolicy(), TASK, 2, conditions=['seen'], progress=False)
     assert capsys.readouterr().out == ''
+
+
+def test_rollout_videos_and_value_plots_are_written(tmp_path):
+    import cv2
+
+    class CriticPolicy(IdlePolicy):
+        has_critic = True
+
+        def value(self, image, state, task):
+            return float(state[2])          # any number that changes along the episode
+
+    [result] = evaluation.evaluate_policy(CriticPolicy(), TASK, 2, out_dir=tmp_path,
+                                          conditions=['seen'], progress=False)
+    assert len(result.videos) == 1 and len(result.value_plots) == 1
+    video = cv2.VideoCapture(str(tmp_path / result.videos[0]))
+    frames = 0
+    while video.read()[0]:
+        frames += 1
+    assert frames >= 40                     # one frame per control step of the episode
+    plot = tmp_path / result.value_plots[0]
+    assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'

@@ -213,7 +213,8 @@ def _task_from_file_path(file_path: str) -> str:
 
 def _finish(unit: BridgeUnit, opts: BridgeOptions, source: str, images: np.ndarray,
             states: np.ndarray, actions: np.ndarray, language: str, path_task: str,
-            timestamps: np.ndarray | None = None, split: str | None = None) -> EpisodeData:
+            timestamps: np.ndarray | None = None, split: str | None = None,
+            terminals: np.ndarray | None = None) -> EpisodeData:
     if opts.relabel_actions:
         actions = _relabel(states)
     task = opts.task or path_task or language
@@ -223,7 +224,8 @@ def _finish(unit: BridgeUnit, opts: BridgeOptions, source: str, images: np.ndarr
     return EpisodeData(images=images, task=task, source=source,
                        states=states.astype(np.float32), actions=actions.astype(np.float32),
                        rewards=np.zeros(len(actions), np.float32), success=True,
-                       language=language, timestamps=timestamps, split=split or unit.split)
+                       language=language, timestamps=timestamps, split=split or unit.split,
+                       terminals=terminals)
 
 
 def _relabel(states: np.ndarray) -> np.ndarray:
@@ -399,8 +401,16 @@ def convert_numpy(unit: BridgeUnit, opts: BridgeOptions) -> list[EpisodeData]:
         if isinstance(language, (list, tuple, np.ndarray)):
             language = next((str(x) for x in language if x is not None and str(x)), '')
         language = str(language or '').strip()
+        terminals = None
+        if 'terminals' in traj:
+            flags = np.asarray(traj['terminals']).reshape(-1)
+            if len(flags) != len(actions):
+                raise DataError(source, f"'terminals' has {len(flags)} entries, "
+                                f'{len(actions)} actions')
+            # terminals[t] belongs to the transition t -> t+1: it flags observation t+1
+            terminals = np.concatenate([[False], flags.astype(bool)])
         episodes.append(_finish(unit, opts, source, frames, all_states, actions, language,
-                                unit.task))
+                                unit.task, terminals=terminals))
     return episodes
 
 
@@ -475,7 +485,11 @@ def _rlds_episode(feats: dict, unit: BridgeUnit, opts: BridgeOptions,
     if not (opts.task or path_task or language):
         path_task = Path(unit.path).parent.name
     src = f'{source} ({file_path})' if file_path else source
-    return _finish(unit, opts, src, frames, states, actions[:-1], language, path_task)
+    terminals = None
+    if _STEP + 'is_terminal' in feats:
+        terminals = np.asarray(feats[_STEP + 'is_terminal']).reshape(-1).astype(bool)
+    return _finish(unit, opts, src, frames, states, actions[:-1], language, path_task,
+                   terminals=terminals)
 
 
 def convert_rlds(unit: BridgeUnit, opts: BridgeOptions) -> list[EpisodeData]:

@@ -15,6 +15,10 @@ Layout of a store folder::
         timestamps.npy  (n,) float64
         is_first.npy    (n,) bool
         is_last.npy     (n,) bool
+        is_terminal.npy (n,) bool          (format 2: the episode ended in a terminal state
+                                            at this observation, RLDS's is_terminal; a
+                                            time-out or a clip cut from a longer video ends
+                                            with is_last but not is_terminal)
 
 Episodes never straddle shards, so a global step index maps to a shard by a binary search
 over shard starts. Reads use ``np.load(mmap_mode='r')``: nothing is ever loaded whole.
@@ -40,7 +44,9 @@ import numpy as np
 
 from vptr_training.errors import DataError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 1 (no is_terminal) stores are still read; they cannot be appended to.
+READABLE_VERSIONS = (1, 2)
 META_FILE = 'meta.json'
 SHARDS_DIR = 'shards'
 STATE_DIM = 7
@@ -70,6 +76,9 @@ class EpisodeData:
     language: str = ''
     timestamps: np.ndarray | None = None    # (N,) float64 seconds
     split: str = 'train'                    # 'train' | 'val'
+    # (N,) bool, the source's terminal flag per observation; None: the last observation is
+    # terminal exactly when the episode succeeded (demos end when the task is done)
+    terminals: np.ndarray | None = None
 
 
 @dataclass
@@ -139,7 +148,8 @@ def _write_json_atomic(path: Path, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-def _array_keys(kind: str) -> dict[str, tuple[np.dtype, tuple[int, ...] | None]]:
+def _array_keys(kind: str, version: int = FORMAT_VERSION
+                ) -> dict[str, tuple[np.dtype, tuple[int, ...] | None]]:
     """Per-step arrays of a store; None row shape = image shape (filled in by size)."""
     keys: dict[str, tuple[np.dtype, tuple[int, ...] | None]] = {
         'images': (np.dtype(np.uint8), None)}
@@ -150,6 +160,8 @@ def _array_keys(kind: str) -> dict[str, tuple[np.dtype, tuple[int, ...] | None]]
     keys['timestamps'] = (np.dtype(np.float64), ())
     keys['is_first'] = (np.dtype(np.bool_), ())
     keys['is_last'] = (np.dtype(np.bool_), ())
+    if version >= 2:
+        keys['is_terminal'] = (np.dtype(np.bool_), ())
     return keys
 
 
@@ -243,6 +255,10 @@ class StoreWriter:
         if append and existing:
             store = EpisodeStore(self.dst)
             meta = store.meta
+            if meta['format_version'] != FORMAT_VERSION:
+                raise DataError(self.dst, f'cannot append to a format-{meta["format_version"]}'
+                                f' store (this code writes format {FORMAT_VERSION}, which adds '
+                                'is_terminal): convert its sources again into a new store')
             for key, want in (('kind', kind), ('image_size', self.image_size)):
                 if meta[key] != want:
                     raise DataError(self.dst, f'cannot append: store has {key}={meta[key]!r}, '
@@ -352,6 +368,12 @@ class StoreWriter:
             out['timestamps'] = np.arange(n, dtype=np.float64) / self.control_hz
         else:
             out['timestamps'] = numeric('timestamps', ep.timestamps, (n,)).astype(np.float64)
+        if ep.terminals is None:
+            terminal = np.zeros(n, bool)
+            terminal[-1] = bool(ep.success)
+        else:
+            terminal = numeric('terminals', ep.terminals, (n,)).astype(bool)
+        out['is_terminal'] = terminal
         return out
 
     # -- writing
@@ -401,6 +423,7 @@ class StoreWriter:
         first[0] = True
         app['is_first'].write(first)
         app['is_last'].write(first[::-1])
+        app['is_terminal'].write(arrays['is_terminal'])
         start = self._base_steps + self._added_steps
         self._new_episodes.append({
             'index': len(self._episodes) + len(self._new_episodes), 'task': episode.task,
@@ -504,9 +527,9 @@ class EpisodeStore:
         except (OSError, ValueError) as exc:
             raise DataError(meta_path, f'unreadable: {exc}') from None
         version = meta.get('format_version') if isinstance(meta, dict) else None
-        if version != FORMAT_VERSION:
+        if version not in READABLE_VERSIONS:
             raise DataError(meta_path, f'store format version {version!r}; this code reads '
-                            f'version {FORMAT_VERSION}')
+                            f'versions {", ".join(map(str, READABLE_VERSIONS))}')
         try:
             index_path = self.path / meta['index_file']
             self._index = json.loads(index_path.read_text(encoding='utf-8'))
@@ -535,7 +558,7 @@ class EpisodeStore:
         if int(sizes.sum()) != self.num_steps:
             raise DataError(meta_path, f'shards hold {int(sizes.sum())} steps, meta says '
                             f'{self.num_steps}')
-        self._keys = _array_keys(self.kind)
+        self._keys = _array_keys(self.kind, int(version))
         self._arrays: dict[tuple[int, str], np.ndarray] = {}
 
     # pickling (e.g. to spawned DataLoader workers): reopen memmaps lazily on the other side

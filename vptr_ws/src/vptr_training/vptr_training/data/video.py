@@ -298,9 +298,10 @@ class SpilledClip:
     language: str
 
     def materialize(self) -> EpisodeData:
-        return EpisodeData(images=np.load(self.images_path, mmap_mode='r'), task=self.task,
-                           source=self.source, language=self.language,
-                           timestamps=self.timestamps)
+        images = np.load(self.images_path, mmap_mode='r')
+        return EpisodeData(images=images, task=self.task, source=self.source,
+                           language=self.language, timestamps=self.timestamps,
+                           terminals=np.zeros(len(images), bool))
 
     def discard(self) -> None:
         Path(self.images_path).unlink(missing_ok=True)
@@ -340,8 +341,10 @@ def convert_unit(unit: VideoUnit, fps: float, size: int, clip_seconds: float,
         del frames[:count], times[:count]
         source = f'{unit.path}#clip{len(clips)}'
         if spill_dir is None:
+            # a clip ends by a cut (or the video's end), never in a terminal state
             clips.append(EpisodeData(images=images, task=unit.task, source=source,
-                                     language=unit.language, timestamps=stamps))
+                                     language=unit.language, timestamps=stamps,
+                                     terminals=np.zeros(len(images), bool)))
             return
         fd, path = tempfile.mkstemp(suffix='.npy', dir=spill_dir)
         with os.fdopen(fd, 'wb') as f:
