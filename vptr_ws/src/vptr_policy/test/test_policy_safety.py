@@ -1,9 +1,10 @@
 """Each rule of the safety filter, alone and through filter_command."""
 import numpy as np
 import pytest
-from vptr_policy.safety import (all_finite, clamp_to_joint_limits, clip_to_workspace,
-                                filter_command, in_workspace, limit_joint_step, SafetyLimits)
 from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_training.robot.safety import (all_finite, clamp_to_joint_limits, clip_to_workspace,
+                                        filter_command, in_workspace, limit_joint_step,
+                                        SafetyLimits)
 
 KIN = WidowXKinematics('wx250s')
 LOW = np.array([0.1, -0.15, -0.01])

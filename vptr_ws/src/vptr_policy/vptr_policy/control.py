@@ -17,9 +17,11 @@ import time
 from typing import Protocol
 
 import numpy as np
-from vptr_policy.safety import all_finite, clip_to_workspace, filter_command, SafetyLimits
 from vptr_training.errors import ConfigError, VptrError
 from vptr_training.robot import conventions, kinematics as kinematics_module
+from vptr_training.robot.arm_step import bridge_arm_step
+from vptr_training.robot.safety import (all_finite, clip_to_workspace, filter_command,
+                                        SafetyLimits)
 
 MODE_PAUSED = 'paused'
 MODE_RUNNING = 'running'
@@ -220,27 +222,8 @@ class PolicyController:
             return StepResult(None, None, f'hold: policy returned a bad action {action}', 0.0,
                               action=action, state=state)
         gripper_open = bool(action[6] > self.config.gripper_threshold)
-        new_target = np.asarray(conventions.integrate_target(
-            self._target, action, self.config.workspace_low, self.config.workspace_high),
-            dtype=np.float64)
-        target_pose = conventions.state6_to_pose(new_target)
-        if self.kin.num_joints < 6:
-            # A 5-DoF wx250 cannot turn the gripper out of its waist's plane: follow the
-            # nearest pose it can reach (the target keeps accumulating from that pose).
-            target_pose = self.kin.closest_reachable_pose(target_pose)
-            new_target = np.asarray(conventions.pose_to_state6(target_pose), dtype=np.float64)
-        q_ik, ok = self.kin.ik(target_pose, q_measured, max_iters=self.config.ik_max_iters,
-                               tol=self.config.ik_tol)
-        if not ok:
-            # Bridge convention: no IK solution -> skip the step. The target stays where it
-            # was so it does not wander into the unreachable region.
-            return StepResult(None, gripper_open, 'IK failed: arm step skipped', 0.0,
-                              action=action, state=state)
-        verdict = filter_command(q_ik, q_measured, self.limits,
-                                 ee_position=lambda q: self.kin.fk(q)[:3, 3])
-        if verdict.joints is None:
-            return StepResult(None, gripper_open, verdict.reason, 0.0, action=action,
-                              state=state)
-        self._target = new_target
-        return StepResult(verdict.joints, gripper_open, verdict.reason, 0.0, action=action,
+        arm = bridge_arm_step(self.kin, self._target, action, q_measured, self.limits,
+                              self.config.ik_max_iters, self.config.ik_tol)
+        self._target = arm.target
+        return StepResult(arm.joints, gripper_open, arm.reason, 0.0, action=action,
                           state=state)

@@ -206,3 +206,31 @@ def test_video_crop_takes_the_centre():
     frame = np.zeros((480, 640, 3), np.uint8)
     frame[:, :100] = 255  # a white strip at the far left is cropped away
     assert center_crop_resize_video(frame, 32).max() == 0
+
+
+def test_bridge_arm_step_scales_big_steps_and_holds_on_ik_failure():
+    from vptr_training.robot.arm_step import bridge_arm_step
+    from vptr_training.robot.safety import SafetyLimits
+    kin = WidowXKinematics('wx250s')
+    limits = SafetyLimits.from_kinematics(kin, 0.2, C.WORKSPACE_LOW, C.WORKSPACE_HIGH)
+    q = kin.neutral.copy()
+    target = C.pose_to_state6(kin.fk(q))
+    small = bridge_arm_step(kin, target, np.array([0.01, 0, 0, 0, 0, 0, 1.0]), q, limits)
+    assert small.ik_ok and small.scale == 1.0 and small.reason == ''
+    np.testing.assert_allclose(kin.fk(small.joints)[:3, 3], small.target[:3], atol=2e-3)
+    # a target 0.9 rad of waist away (an arm that lagged behind its target) needs more than
+    # pi rad/s x 0.2 s: the step is scaled down and the target kept (the next step continues)
+    q_far = q.copy()
+    q_far[0] += 0.9
+    lagging = C.pose_to_state6(kin.fk(q_far))
+    big = bridge_arm_step(kin, lagging, np.array([0, 0, 0, 0, 0, 0, 1.0]), q, limits)
+    assert big.joints is not None and big.scale < 0.8 and 'scaled' in big.reason
+    assert np.max(np.abs(big.joints - q)) == pytest.approx(np.pi * 0.2)
+    # the target advanced to the (workspace-clipped) goal, not to the scaled command
+    np.testing.assert_allclose(big.target, C.integrate_target(lagging, np.zeros(7)))
+    # no IK solution: nothing to send, the target does not move
+    far = np.array(target)
+    far[4] += 3.0
+    held = bridge_arm_step(kin, far, np.zeros(7), q, limits)
+    assert held.joints is None and not held.ik_ok and 'IK failed' in held.reason
+    np.testing.assert_array_equal(held.target, far)

@@ -4,9 +4,10 @@ Step semantics follow the Bridge WidowX controller (ROBOT.md, ALGORITHMS.md):
 - action: RAW 7-D [dx, dy, dz, droll, dpitch, dyaw, gripper], deltas applied to the
   previous TARGET pose (`conventions.integrate_target`, workspace-clipped), gripper
   absolute, open when > 0.5;
-- IK with the shared `WidowXKinematics` (Newton-Raphson, seeded with the measured
-  joints, 40 iterations, tol 1e-3). No solution, or a joint change beyond what the servos
-  can do in one moving time (velocity limit * 0.25 s, which the driver rejects), holds
+- the arm step is the policy node's (`robot/arm_step.py::bridge_arm_step`): IK with the
+  shared `WidowXKinematics` (Newton-Raphson, seeded with the measured joints, 40
+  iterations, tol 1e-3), then the shared safety filter (joint limits, workspace box, a step
+  larger than velocity limit x 0.2 s scaled down). No IK solution or a held filter holds
   the step: the arm keeps its goal and the target is not advanced;
 - 5 Hz: each step runs 0.2 s of physics; servo goals move towards the new goal at the
   joint velocity limit (a stand-in for the Dynamixel motion profile);
@@ -28,19 +29,20 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
+from vptr_training.robot.arm_step import bridge_arm_step  # noqa: E402
 from vptr_training.robot.conventions import (  # noqa: E402
-    ACTION_HIGH, ACTION_LOW, ee_state_from_joints, integrate_target, pose_to_state6,
-    RESET_STATE6, state6_to_pose)
+    ACTION_HIGH, ACTION_LOW, ee_state_from_joints, pose_to_state6, RESET_STATE6,
+    state6_to_pose, WORKSPACE_HIGH, WORKSPACE_LOW)
 from vptr_training.robot.image import squash_resize  # noqa: E402
 from vptr_training.robot.kinematics import (  # noqa: E402
     FINGER_LIMITS, NEUTRAL_JOINTS, WidowXKinematics)
+from vptr_training.robot.safety import SafetyLimits  # noqa: E402
 from vptr_training.sim import model as sim_model  # noqa: E402
 from vptr_training.sim.tasks import (  # noqa: E402
     Appearance, check_condition, CONTAINERS, get_task, Layout, OBJECTS, sample_appearance,
     sample_layout, scene_for, task_success)
 
 CONTROL_PERIOD = 0.2          # s (5 Hz)
-MOVING_TIME = 0.25            # s, Bridge's motor profile: bounds one step's joint change
 FINGER_SPEED = 0.15           # m/s of the finger goal
 GRIPPER_THRESHOLD = 0.5
 SETTLE_TIME = 0.3             # s of physics after a reset, so objects come to rest
@@ -84,6 +86,10 @@ class WidowXSimEnv(gym.Env):
         self.obs_height = max(1, int(round(self.image_size * render_scale)))
         self.obs_width = max(1, int(round(self.obs_height * CAMERA_ASPECT)))
         self.kin = WidowXKinematics('wx250s')
+        # The policy node's defaults (ControllerConfig): Bridge's workspace box, a joint step
+        # of at most velocity limit x control period.
+        self._limits = SafetyLimits.from_kinematics(self.kin, CONTROL_PERIOD, WORKSPACE_LOW,
+                                                    WORKSPACE_HIGH)
         self.scene = scene_for(self.task, self.condition)
         self.model = mujoco.MjModel.from_xml_string(sim_model.build_scene_xml(self.scene))
         self.data = mujoco.MjData(self.model)
@@ -165,14 +171,13 @@ class WidowXSimEnv(gym.Env):
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (7,) or not np.all(np.isfinite(a)):
             raise ValueError(f'action must be 7 finite numbers, got {np.asarray(action)!r}')
-        new_target = integrate_target(self._target6, a)
-        q_meas = self.joint_positions()
-        q_goal, ok = self.kin.ik(state6_to_pose(new_target), q_meas, max_iters=40, tol=1e-3)
-        if ok and np.all(np.abs(q_goal - q_meas) <= self.kin.velocity_limits * MOVING_TIME):
-            self._arm_goal = q_goal
-            self._target6 = new_target
-        else:
-            ok = False  # Bridge controller: no (feasible) IK solution -> skip the step
+        # The policy node's arm step (robot/arm_step.py), so scores here transfer to ROS.
+        arm = bridge_arm_step(self.kin, self._target6, a, self.joint_positions(),
+                              self._limits)
+        self._target6 = arm.target
+        if arm.joints is not None:
+            self._arm_goal = arm.joints
+        ok = arm.joints is not None
         self._finger_goal = FINGER_LIMITS[1] if a[6] > GRIPPER_THRESHOLD else FINGER_LIMITS[0]
         self.advance(CONTROL_PERIOD)
         self._steps += 1
