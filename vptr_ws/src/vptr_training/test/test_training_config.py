@@ -10,8 +10,8 @@ from vptr_training.training.config import (config_from_dict, dump_config, load_c
 import yaml
 
 PRESETS = ['bc_finetune', 'demo_finetune', 'demo_pretrain', 'demo_train', 'paper_finetune',
-           'paper_pretrain', 'paper_train', 'ptr_finetune', 'ptr_train', 'vip_pretrain',
-           'vptr_no_multitask_finetune']
+           'paper_pretrain', 'paper_train', 'ptr_finetune', 'ptr_train', 'vip_finetune',
+           'vip_pretrain', 'vip_train', 'vptr_no_multitask_finetune']
 
 
 def test_all_presets_ship_and_resolve():
@@ -39,6 +39,12 @@ def test_preset_contents():
     no_multitask = load_config('vptr_no_multitask_finetune')
     assert no_multitask['data']['prior'] == '' and no_multitask['encoder']['init_from']
     assert load_config('vip_pretrain')['algo'] == 'vip'
+    # VIP+CQL: the PTR pipeline with the encoders from the VIP run, continued in phase 3
+    vip_train, ptr_train = load_config('vip_train'), load_config('ptr_train')
+    assert vip_train['encoder']['init_from'] == load_config('vip_pretrain')['out_dir']
+    assert {k: v for k, v in vip_train.items() if k not in ('out_dir', 'encoder')} == \
+        {k: v for k, v in ptr_train.items() if k not in ('out_dir', 'encoder')}
+    assert load_config('vip_finetune')['init_from'] == vip_train['out_dir']
     bc = load_config('bc_finetune')
     assert bc['algo'] == 'bc' and bc['encoder']['freeze'] is True
 
