@@ -145,12 +145,12 @@ def test_icvf_learns_shortest_path_distances_on_a_chain():
     try:
         clips = _ChainClips(np.random.default_rng(0))
         # Test-sized settings: identity encoder over one-hot pixels, small heads, fast
-        # learning (lr, polyak) so 1500 steps suffice.
+        # learning (lr, polyak) so 3000 steps suffice.
         config = icvf.Config(gamma=GAMMA, lr=2e-3, adam_eps=1e-8, polyak=0.05,
                              encoder='identity', image_size=3, hidden_dims=(64, 64),
                              augment=False)
         agent = icvf.Agent(config)
-        for _ in range(1500):
+        for _ in range(3000):
             agent.update(clips.sample(64))
     finally:
         torch.set_num_threads(threads)
@@ -164,6 +164,6 @@ def test_icvf_learns_shortest_path_distances_on_a_chain():
         correlations.append(spearmanr(values, -distance).statistic)
         errors.append(np.abs(values - optimal).mean())
         near_errors.append(np.abs(values - optimal)[distance <= 3].max())
-    assert np.mean(correlations) >= 0.9, correlations
+    assert min(correlations) >= 0.9, correlations     # for every goal, as the issue asks
     assert np.mean(errors) < 0.6, errors          # optimal values span [-3.4, 0]
     assert np.max(near_errors) < 0.6, near_errors  # well-covered distances are close
