@@ -182,21 +182,27 @@ def _bandit_batch(rng, batch_size):
             'task_ids': torch.zeros(batch_size, dtype=torch.long)}
 
 
-def test_cql_beats_behaviour_and_is_conservative_out_of_distribution():
+def _train_toy_agent(make_batch, steps: int, state_dim: int, **config) -> cql.Agent:
+    """A small CQL agent (identity encoder over 1-pixel images, fast learning rates) trained
+    single-threaded on batches of 128 from make_batch(rng, batch_size)."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         torch.manual_seed(0)
         rng = np.random.default_rng(0)
-        config = cql.Config(num_tasks=1, action_dim=2, state_dim=1, encoder='identity',
-                            image_size=1, critic_hidden_dims=(64, 64, 64),
-                            actor_hidden_dims=(64, 64, 64), augment=False, critic_lr=3e-3,
-                            actor_lr=1e-3, temperature_lr=1e-3)
-        agent = cql.Agent(config)
-        for _ in range(800):
-            agent.update(_bandit_batch(rng, 128))
+        agent = cql.Agent(cql.Config(
+            num_tasks=1, action_dim=2, state_dim=state_dim, encoder='identity', image_size=1,
+            critic_hidden_dims=(64, 64, 64), actor_hidden_dims=(64, 64, 64), augment=False,
+            critic_lr=3e-3, actor_lr=1e-3, temperature_lr=1e-3, **config))
+        for _ in range(steps):
+            agent.update(make_batch(rng, 128))
     finally:
         torch.set_num_threads(threads)
+    return agent
+
+
+def test_cql_beats_behaviour_and_is_conservative_out_of_distribution():
+    agent = _train_toy_agent(_bandit_batch, 800, state_dim=1)
     context = np.array([0, 1])
     states = torch.from_numpy(context[:, None].astype(np.float32))
     task_ids = torch.zeros(2, dtype=torch.long)
@@ -250,23 +256,10 @@ def _chain_batch(rng, batch_size):
 
 
 def test_cql_learns_the_first_action_through_the_bootstrapped_value():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        torch.manual_seed(0)
-        rng = np.random.default_rng(0)
-        config = cql.Config(num_tasks=1, action_dim=2, state_dim=3, encoder='identity',
-                            image_size=1, critic_hidden_dims=(64, 64, 64),
-                            actor_hidden_dims=(64, 64, 64), augment=False, critic_lr=3e-3,
-                            actor_lr=1e-3, temperature_lr=1e-3, polyak=0.05, cql_alpha=1.0)
-        # alpha 1, not 10: on a data set this small the conservative term at alpha 10
-        # outweighs a TD signal of +-gamma (the bandit test above covers alpha 10); with
-        # alpha 0 the values are exactly +-0.96, which checks the backup's wiring.
-        agent = cql.Agent(config)
-        for _ in range(1000):
-            agent.update(_chain_batch(rng, 128))
-    finally:
-        torch.set_num_threads(threads)
+    # alpha 1, not 10: on a data set this small the conservative term at alpha 10 outweighs
+    # a TD signal of +-gamma (the bandit test above covers alpha 10); with alpha 0 the
+    # values come out at exactly +-0.96, which checks the backup's wiring.
+    agent = _train_toy_agent(_chain_batch, 1000, state_dim=3, polyak=0.05, cql_alpha=1.0)
     context = np.array([0, 1])
     zeros = np.zeros(2, np.int64)
     first_images = _chain_images(zeros, context, zeros)
