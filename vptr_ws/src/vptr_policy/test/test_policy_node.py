@@ -231,6 +231,29 @@ def test_preprocessing_parity_with_the_converters(ros, encoding, pad):
                                   squash_resize(image_msg_to_rgb(msg), 64))
 
 
+def test_compressed_image_parity_with_the_converters(ros):
+    # A jpeg CompressedImage: the node and the rosbag converter decode the same bytes with
+    # the same compressed_image_to_rgb, so the policy sees exactly the converted frame.
+    import cv2
+    from sensor_msgs.msg import CompressedImage
+    from vptr_training.robot.messages import compressed_image_to_rgb
+    _, node, policy = make_node(ros, autostart=True, image_is_compressed=True,
+                                image_topic='/camera/image_raw/compressed')
+    yy, xx = np.mgrid[0:480, 0:640]
+    rgb = np.stack([xx * 255 // 639, yy * 255 // 479, (xx + yy) * 255 // 1118],
+                   axis=2).astype(np.uint8)             # smooth: JPEG keeps it close
+    ok, jpeg = cv2.imencode('.jpg', rgb[:, :, ::-1])
+    assert ok
+    msg = CompressedImage(format='rgb8; jpeg compressed bgr8', data=jpeg.tobytes())
+    msg.header.stamp = ros.stamp(0.0)
+    ros.publish('/camera/image_raw/compressed', msg)
+    ros.publish('/wx250s/joint_states', joint_msg(ros, KIN.neutral))
+    ros.spin_for(0.2)
+    (seen, _, _), = policy.calls
+    np.testing.assert_array_equal(seen, compressed_image_to_rgb(msg))
+    assert np.abs(seen.astype(int) - rgb.astype(int)).mean() < 3      # JPEG loss only
+
+
 def test_preprocessing_parity_with_a_real_policy(ros, tmp_path):
     # Same bytes, real checkpoint: the tensor the network receives from the node path equals
     # the converter path's squash_resize output.
