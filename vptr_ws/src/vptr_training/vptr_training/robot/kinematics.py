@@ -23,6 +23,7 @@ HOME_POSE = np.array([[1.0, 0.0, 0.0, 0.458325],
                       [0.0, 1.0, 0.0, 0.0],
                       [0.0, 0.0, 1.0, 0.36065],
                       [0.0, 0.0, 0.0, 1.0]])
+assert np.array_equal(HOME_POSE[:3, :3], np.eye(3))   # _chain adds only its position
 
 # Space-frame screw axes (w; v) of the 6-DOF wx250s, joint order waist, shoulder, elbow,
 # forearm_roll, wrist_angle, wrist_rotate.
@@ -52,10 +53,6 @@ NEUTRAL_JOINTS = np.array([-0.1319, -0.7624, 0.4449, -0.0199, 1.7564, -0.1595])
 GRIPPER_JOINT = 'gripper'
 FINGER_JOINTS = ('left_finger', 'right_finger')
 FINGER_LIMITS = (0.015, 0.037)  # metres, per finger
-
-
-def _skew(w: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
 
 
 # The IK loop runs FK, the Jacobian and the twist error up to 41 times per control step, on
@@ -146,7 +143,6 @@ class WidowXKinematics:
                 tuple(w), tuple(v), _cross(w, v),
                 tuple(w[i] * w_dot_v - v[i] for i in range(3)),       # W^2 v for unit w
                 (w[0] * w[0], w[1] * w[1], w[2] * w[2], w[0] * w[1], w[0] * w[2], w[1] * w[2])))
-        assert np.allclose(HOME_POSE[:3, :3], np.eye(3))   # _chain relies on it
         self._home_p = tuple(HOME_POSE[:3, 3].tolist())
 
     def _chain(self, q: list[float]) -> tuple[_Rot, _Vec, list[tuple[float, ...]]]:
