@@ -5,16 +5,38 @@ against this fake instead: `rclpy` (Node, parameters, publishers, subscriptions,
 services, clients, clock, logger, QoS, callback groups, executors), the message and service
 types the nodes use (with rclpy's type checks: float fields reject ints, numeric arrays are
 stored as array.array, byte fields need bytes), and the launch API (`launch`,
-`launch_ros`, substitutions, conditions) with a tiny evaluator for substitutions.
+`launch_ros`, substitutions, conditions) with a small launch runtime (`LaunchRun`).
+
+Where it models a behaviour, it follows the real libraries (humble branches of rclpy,
+launch, launch_ros), so that code which breaks on a real install breaks here too:
+- logging: a call site keeps the severity (and filters) of its first call; another one
+  raises ValueError('Logger severity cannot be changed between calls.') as rclpy does;
+- executors: spin() runs callbacks until the context is shut down and lets a callback's
+  exception out (rclpy re-raises it); with rclpy's signal handlers installed, Ctrl-C
+  (the end of `world.spin_budget`) shuts the context down before KeyboardInterrupt;
+- QoS: a message only reaches subscriptions whose QoS is compatible with the
+  publisher's (reliability, durability); transient-local publishers keep their last
+  `depth` messages for late-joining transient-local subscriptions; KEEP_LAST depth bounds
+  what a subscription takes per delivery;
+- parameters: static typing from the default (InvalidParameterTypeException with
+  rclpy's message), read_only, set-parameters callbacks, and `world.param_set`, which is
+  `ros2 param set` (YAML-typed value, set_parameters_atomically);
+- launch: IncludeLaunchDescription does not scope launch configurations (only
+  GroupAction(scoped=True) does), DeclareLaunchArgument applies its default only when the
+  name is unset, parameter dictionaries are typed by launch_ros's YAML rules unless a
+  ParameterValue gives the type, parameter files apply to the nodes whose full name
+  matches their keys;
+- attribute names are rclpy's (`qos_profile`, `topic` as given and `topic_name`
+  resolved, `srv_name`); test helpers are marked as such.
 
 One module, used by the vptr_policy and widowx_bringup tests and by the repo-level tests:
     sys.path.insert(0, <repo>/vptr_ws/src/vptr_policy/test); import fake_ros
     world = fake_ros.install(monkeypatch)      # modules go into sys.modules, undone after
     node_module = fake_ros.import_fresh('vptr_policy.policy_node')
 
-`FakeWorld` plays the middleware and the executor: publishing queues a message, and
-`world.spin_for(seconds)` advances the shared clock, fires due timers in time order and
-delivers queued messages to every subscription on the same resolved topic.
+`FakeWorld` plays the middleware: publishing queues a message, and
+`world.spin_for(seconds)` advances the shared clock, fires due timers and scheduled
+actions in time order and delivers queued messages to the matching subscriptions.
 """
 from __future__ import annotations
 
@@ -178,25 +200,33 @@ SetBool = _srv('SetBool', {'data': bool}, {'success': bool, 'message': str})
 # ----------------------------------------------------------------------------- rclpy
 
 
-class ReliabilityPolicy(enum.Enum):
+class ReliabilityPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     RELIABLE = 1
     BEST_EFFORT = 2
 
 
-class HistoryPolicy(enum.Enum):
+class HistoryPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     KEEP_LAST = 1
     KEEP_ALL = 2
 
 
-class DurabilityPolicy(enum.Enum):
+class DurabilityPolicy(enum.IntEnum):
     SYSTEM_DEFAULT = 0
     TRANSIENT_LOCAL = 1
     VOLATILE = 2
 
 
+class QoSCompatibility(enum.IntEnum):
+    OK = 0
+    WARNING = 1
+    ERROR = 2
+
+
 class QoSProfile:
+    """rclpy.qos.QoSProfile; unset policies take rmw_qos_profile_default's values."""
+
     def __init__(self, *, history: HistoryPolicy = HistoryPolicy.KEEP_LAST,
                  depth: int | None = None,
                  reliability: ReliabilityPolicy = ReliabilityPolicy.RELIABLE,
@@ -206,18 +236,46 @@ class QoSProfile:
         self.history, self.depth = history, depth
         self.reliability, self.durability = reliability, durability
 
+    def __repr__(self) -> str:
+        return (f'QoSProfile(history={self.history.name}, depth={self.depth}, '
+                f'reliability={self.reliability.name}, durability={self.durability.name})')
+
 
 qos_profile_sensor_data = QoSProfile(depth=5, reliability=ReliabilityPolicy.BEST_EFFORT)
 qos_profile_system_default = QoSProfile(depth=10)
 qos_profile_services_default = QoSProfile(depth=10)
+qos_profile_parameters = QoSProfile(depth=1000)
+
+
+def qos_check_compatible(publisher_qos: QoSProfile,
+                         subscription_qos: QoSProfile) -> tuple[QoSCompatibility, str]:
+    """rclpy.qos.qos_check_compatible for the policies the fake models (rmw's rules for
+    reliability and durability): a best-effort publisher cannot serve a reliable
+    subscription, a volatile publisher cannot serve a transient-local one."""
+    if (publisher_qos.reliability == ReliabilityPolicy.BEST_EFFORT
+            and subscription_qos.reliability == ReliabilityPolicy.RELIABLE):
+        return QoSCompatibility.ERROR, ('ERROR: Best effort publisher and reliable '
+                                        'subscription;')
+    if (publisher_qos.durability == DurabilityPolicy.VOLATILE
+            and subscription_qos.durability == DurabilityPolicy.TRANSIENT_LOCAL):
+        return QoSCompatibility.ERROR, ('ERROR: Volatile publisher and transient local '
+                                        'subscription;')
+    if ReliabilityPolicy.SYSTEM_DEFAULT in (publisher_qos.reliability,
+                                            subscription_qos.reliability) or \
+            DurabilityPolicy.SYSTEM_DEFAULT in (publisher_qos.durability,
+                                                subscription_qos.durability):
+        return QoSCompatibility.WARNING, 'WARNING: a policy is SYSTEM_DEFAULT;'
+    return QoSCompatibility.OK, ''
 
 
 def _as_qos(qos: Any) -> QoSProfile:
     if isinstance(qos, QoSProfile):
         return qos
     if isinstance(qos, int) and not isinstance(qos, bool):
+        if qos < 0:
+            raise ValueError('history depth must be greater than or equal to zero')
         return QoSProfile(depth=qos)
-    raise TypeError(f'qos_profile must be a QoSProfile or an int depth, got {qos!r}')
+    raise TypeError('Expected QoSProfile or int, but received {!r}'.format(type(qos)))
 
 
 class CallbackGroup:
@@ -244,6 +302,10 @@ class ParameterType(enum.IntEnum):
     DOUBLE_ARRAY = 8
     STRING_ARRAY = 9
 
+    @classmethod
+    def from_parameter_value(cls, value: Any) -> 'ParameterType':
+        return _parameter_type(value)
+
 
 def _parameter_type(value: Any) -> ParameterType:
     if value is None:
@@ -266,18 +328,34 @@ def _parameter_type(value: Any) -> ParameterType:
             if all(isinstance(v, kind) and (kind is bool or not isinstance(v, bool))
                    for v in value):
                 return array_type
-    raise TypeError(f'unsupported parameter value {value!r}')
+    raise TypeError(f'The given value is not one of the allowed types {value!r}')
 
 
-class InvalidParameterTypeException(Exception):
+class ParameterException(Exception):
     pass
 
 
-class ParameterNotDeclaredException(Exception):
+class InvalidParameterTypeException(ParameterException):
+    """rclpy.exceptions.InvalidParameterTypeException, with rclpy's message."""
+
+    def __init__(self, desired_parameter: 'Parameter', expected_type: str) -> None:
+        super().__init__(
+            f"Trying to set parameter '{desired_parameter.name}' to "
+            f"'{desired_parameter.value}' of type "
+            f"'{_parameter_type(desired_parameter.value).name}', "
+            f"expecting type '{expected_type}'")
+
+
+class InvalidParameterValueException(ParameterException):
+    def __init__(self, parameter: str, value: Any, reason: str) -> None:
+        super().__init__(f'Invalid parameter value ({value}) for parameter. Reason: {reason}')
+
+
+class ParameterNotDeclaredException(ParameterException):
     pass
 
 
-class ParameterAlreadyDeclaredException(Exception):
+class ParameterAlreadyDeclaredException(ParameterException):
     pass
 
 
@@ -289,6 +367,14 @@ class Parameter:
         self.name = name
         self.type_ = type_ if type_ is not None else _parameter_type(value)
         self.value = value
+
+    @property
+    def _name(self) -> str:
+        return self.name
+
+    @property
+    def _value(self) -> Any:
+        return self.value
 
 
 class FakeTime:
@@ -311,69 +397,173 @@ class FakeClock:
         return FakeTime(self._world.time_ns)
 
 
-class FakeLogger:
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.records: list[tuple[str, str]] = []
+class LoggingSeverity(enum.IntEnum):
+    UNSET = 0
+    DEBUG = 10
+    INFO = 20
+    WARN = 30
+    ERROR = 40
+    FATAL = 50
 
-    def _log(self, level: str, message: str, **kwargs: Any) -> bool:
-        unknown = set(kwargs) - {'once', 'throttle_duration_sec', 'skip_first',
-                                 'throttle_time_source_type'}
+
+_LEVEL_NAMES = {LoggingSeverity.DEBUG: 'debug', LoggingSeverity.INFO: 'info',
+                LoggingSeverity.WARN: 'warn', LoggingSeverity.ERROR: 'error',
+                LoggingSeverity.FATAL: 'fatal'}
+# rclpy's logging filters and their parameters (None = required), in rclpy's order.
+_LOG_FILTERS = {'throttle': {'throttle_duration_sec': None, 'throttle_time_source_type': None},
+                'skip_first': {'skip_first': None}, 'once': {'once': None}}
+
+
+def _caller_id() -> tuple[str, str, int, int]:
+    """rclpy's CallerId: the first frame outside the logger (function, file, line, and the
+    bytecode offset that tells two calls on one line apart)."""
+    frame = sys._getframe(1)
+    here = os.path.realpath(__file__)
+    while frame is not None and os.path.realpath(frame.f_code.co_filename) == here:
+        frame = frame.f_back
+    return (frame.f_code.co_name, os.path.abspath(frame.f_code.co_filename), frame.f_lineno,
+            frame.f_lasti)
+
+
+class FakeLogger:
+    """rclpy's RcutilsLogger: each call site (CallerId) keeps the severity, logger name and
+    filters of its first call, and raises ValueError when a later call changes them."""
+
+    def __init__(self, name: str, world: 'FakeWorld | None' = None) -> None:
+        self.name = name
+        self.contexts: dict[tuple, dict[str, Any]] = {}
+        self.records: list[tuple[str, str]] = []
+        self.level = LoggingSeverity.INFO
+        self._world = world
+
+    def set_level(self, level: LoggingSeverity) -> None:
+        self.level = LoggingSeverity(level)
+
+    def is_enabled_for(self, severity: LoggingSeverity) -> bool:
+        return LoggingSeverity(severity) >= self.level
+
+    def log(self, message: str, severity: LoggingSeverity, **kwargs: Any) -> bool:
+        if not self.is_enabled_for(severity):
+            return False
+        severity = LoggingSeverity(severity)
+        name = kwargs.pop('name', self.name)
+        known = {p for params in _LOG_FILTERS.values() for p in params}
+        unknown = set(kwargs) - known
         if unknown:
-            raise TypeError(f'unexpected logging arguments {unknown}')
-        self.records.append((level, str(message)))
+            raise TypeError(f'parameter "{sorted(unknown)[0]}" is not one of the recognized '
+                            f'logging options "{sorted(known)}"')
+        detected = [f for f, params in _LOG_FILTERS.items()
+                    if any(kwargs.get(p) for p in params)]
+        caller = _caller_id()
+        context = self.contexts.get(caller)
+        if context is None:
+            context = {'name': name, 'severity': severity, 'filters': detected,
+                       'params': dict(kwargs), 'last_logged_ns': None, 'count': 0}
+            self.contexts[caller] = context
+        else:
+            if severity != context['severity']:
+                raise ValueError('Logger severity cannot be changed between calls.')
+            if name != context['name']:
+                raise ValueError('Logger name cannot be changed between calls.')
+            if detected != context['filters']:
+                raise ValueError('Requested logging filters cannot be changed between calls.')
+            if dict(kwargs) != context['params']:
+                raise ValueError('Logging filter parameters cannot be changed between calls.')
+        context['count'] += 1
+        if 'throttle' in detected:
+            # rclpy measures the throttle on the system clock; the fake's clock is the
+            # simulated one, which is what "time passing" means in these tests.
+            now = self._world.time_ns if self._world is not None else 0
+            period_ns = float(kwargs['throttle_duration_sec']) * 1e9
+            last = context['last_logged_ns']
+            if last is not None and now < last + period_ns:
+                return False
+            context['last_logged_ns'] = now
+        if 'skip_first' in detected and context['count'] == 1:
+            return False
+        if 'once' in detected and context.get('logged_once'):
+            return False
+        context['logged_once'] = True
+        self.records.append((_LEVEL_NAMES[severity], str(message)))
         return True
 
     def debug(self, message: str, **kwargs: Any) -> bool:
-        return self._log('debug', message, **kwargs)
+        return self.log(message, LoggingSeverity.DEBUG, **kwargs)
 
     def info(self, message: str, **kwargs: Any) -> bool:
-        return self._log('info', message, **kwargs)
+        return self.log(message, LoggingSeverity.INFO, **kwargs)
 
     def warning(self, message: str, **kwargs: Any) -> bool:
-        return self._log('warn', message, **kwargs)
+        return self.log(message, LoggingSeverity.WARN, **kwargs)
 
-    warn = warning
+    def warn(self, message: str, **kwargs: Any) -> bool:
+        return self.warning(message, **kwargs)
 
     def error(self, message: str, **kwargs: Any) -> bool:
-        return self._log('error', message, **kwargs)
+        return self.log(message, LoggingSeverity.ERROR, **kwargs)
 
     def fatal(self, message: str, **kwargs: Any) -> bool:
-        return self._log('fatal', message, **kwargs)
+        return self.log(message, LoggingSeverity.FATAL, **kwargs)
 
+    # test helper (not rclpy API)
     def messages(self, level: str | None = None) -> list[str]:
         return [m for lvl, m in self.records if level is None or lvl == level]
 
 
+class RCLError(RuntimeError):
+    pass
+
+
 class FakePublisher:
-    def __init__(self, node: 'Node', msg_type: type, topic: str, qos: QoSProfile,
+    """rclpy.publisher.Publisher: `topic` as given, `topic_name` resolved, `qos_profile`."""
+
+    def __init__(self, node: 'Node', msg_type: type, topic: str, qos_profile: QoSProfile,
                  callback_group: CallbackGroup | None) -> None:
-        self.node, self.msg_type, self.topic, self.qos = node, msg_type, topic, qos
-        self.callback_group = callback_group
-        self.messages: list[Any] = []
+        self.node, self.msg_type, self.topic = node, msg_type, topic
+        self.qos_profile, self.callback_group = qos_profile, callback_group
+        self.topic_name = node.resolve(topic)
+        self.messages: list[Any] = []        # test helper: everything published
 
     def publish(self, msg: Any) -> None:
+        if not self.node.world.initialized:
+            raise RCLError("Failed to publish: publisher's context is invalid")
         if not isinstance(msg, self.msg_type):
             raise TypeError(f'Expected {self.msg_type.__name__}, got {type(msg).__name__}')
         self.messages.append(msg)
-        self.node.world.queue.append((self.topic, msg))
+        self.node.world.send(self.topic_name, msg, self.qos_profile, publisher=self)
+
+    def retained(self) -> list[Any]:
+        """What a transient-local publisher still holds for late-joining subscriptions."""
+        if self.qos_profile.durability != DurabilityPolicy.TRANSIENT_LOCAL:
+            return []
+        depth = self.qos_profile.depth
+        if self.qos_profile.history == HistoryPolicy.KEEP_ALL or depth is None:
+            return list(self.messages)
+        return list(self.messages[-depth:]) if depth else []
 
     def get_subscription_count(self) -> int:
-        return sum(1 for s in self.node.world.subscriptions() if s.topic == self.topic)
+        return sum(1 for s in self.node.world.subscriptions()
+                   if s.topic_name == self.topic_name
+                   and qos_check_compatible(self.qos_profile, s.qos_profile)[0]
+                   != QoSCompatibility.ERROR)
 
     def destroy(self) -> None:
         pass
 
 
 class FakeSubscription:
+    """rclpy.subscription.Subscription: `topic`, `topic_name`, `qos_profile`, `raw`."""
+
     def __init__(self, node: 'Node', msg_type: type, topic: str, callback: Callable,
-                 qos: QoSProfile, callback_group: CallbackGroup | None) -> None:
+                 qos_profile: QoSProfile, callback_group: CallbackGroup | None,
+                 raw: bool = False) -> None:
         self.node, self.msg_type, self.topic, self.callback = node, msg_type, topic, callback
-        self.qos, self.callback_group = qos, callback_group
+        self.qos_profile, self.callback_group, self.raw = qos_profile, callback_group, raw
+        self.topic_name = node.resolve(topic)
 
     def deliver(self, msg: Any) -> None:
         if not isinstance(msg, self.msg_type):
-            raise TypeError(f'{self.topic}: expected {self.msg_type.__name__}, '
+            raise TypeError(f'{self.topic_name}: expected {self.msg_type.__name__}, '
                             f'got {type(msg).__name__}')
         self.callback(msg)
 
@@ -404,16 +594,21 @@ class FakeTimer:
 
 
 class FakeService:
-    def __init__(self, node: 'Node', srv_type: type, name: str, callback: Callable,
-                 callback_group: CallbackGroup | None) -> None:
-        self.node, self.srv_type, self.name, self.callback = node, srv_type, name, callback
-        self.callback_group = callback_group
+    """rclpy.service.Service: `srv_name` as given; `call()` is a test helper standing in
+    for a client's request."""
+
+    def __init__(self, node: 'Node', srv_type: type, srv_name: str, callback: Callable,
+                 qos_profile: QoSProfile, callback_group: CallbackGroup | None) -> None:
+        self.node, self.srv_type, self.srv_name = node, srv_type, srv_name
+        self.callback = callback
+        self.qos_profile, self.callback_group = qos_profile, callback_group
+        self.resolved_name = node.resolve(srv_name)     # fake-only: for look-ups
 
     def call(self, request: Any = None) -> Any:
         request = request if request is not None else self.srv_type.Request()
         response = self.callback(request, self.srv_type.Response())
         if not isinstance(response, self.srv_type.Response):
-            raise TypeError(f'service {self.name} returned {response!r}')
+            raise TypeError(f'service {self.resolved_name} returned {response!r}')
         return response
 
 
@@ -442,23 +637,23 @@ class Future:
 
 
 class FakeClient:
-    def __init__(self, node: 'Node', srv_type: type, name: str,
+    def __init__(self, node: 'Node', srv_type: type, srv_name: str, qos_profile: QoSProfile,
                  callback_group: CallbackGroup | None) -> None:
-        self.node, self.srv_type, self.name = node, srv_type, name
-        self.srv_name = name          # rclpy.client.Client's attribute
-        self.callback_group = callback_group
+        self.node, self.srv_type, self.srv_name = node, srv_type, srv_name
+        self.qos_profile, self.callback_group = qos_profile, callback_group
+        self.resolved_name = node.resolve(srv_name)
         self.requests: list[Any] = []
         self.pending: list[tuple[Any, Future]] = []
 
     def service_is_ready(self) -> bool:
-        return self.node.world.find_service(self.name) is not None
+        return self.node.world.find_service(self.resolved_name) is not None
 
     def wait_for_service(self, timeout_sec: float | None = None) -> bool:
         return self.service_is_ready()
 
     def call_async(self, request: Any) -> Future:
         if not isinstance(request, self.srv_type.Request):
-            raise TypeError(f'{self.name}: bad request type {type(request).__name__}')
+            raise TypeError(f'{self.srv_name}: bad request type {type(request).__name__}')
         self.requests.append(request)
         future = Future()
         # Answered on the next spin, as a real executor would, never inside the call.
@@ -467,7 +662,7 @@ class FakeClient:
         return future
 
     def answer_pending(self) -> None:
-        service = self.node.world.find_service(self.name)
+        service = self.node.world.find_service(self.resolved_name)
         pending, self.pending = self.pending, []
         for request, future in pending:
             if service is None:
@@ -476,12 +671,15 @@ class FakeClient:
                 future.set_result(service.call(request))
 
 
+SetParametersResult = _msg('SetParametersResult', {'successful': bool, 'reason': str})
+
+
 def _join(*parts: str) -> str:
     return '/' + '/'.join(p.strip('/') for p in parts if p.strip('/'))
 
 
 class Node:
-    """The subset of rclpy.node.Node used here, with rclpy's signatures."""
+    """The subset of rclpy.node.Node used here, with rclpy's signatures and semantics."""
 
     def __init__(self, node_name: str, *, context: Any = None, cli_args: Any = None,
                  namespace: str | None = None, use_global_arguments: bool = True,
@@ -499,13 +697,16 @@ class Node:
         for p in parameter_overrides or []:
             self._overrides[p.name] = p.value
         self._parameters: dict[str, Parameter] = {}
-        self.parameter_descriptors: dict[str, Any] = {}
+        self._descriptors: dict[str, Any] = {}
+        self._parameters_callbacks: list[Callable] = []
+        self._allow_undeclared = allow_undeclared_parameters
+        self.parameter_descriptors = self._descriptors    # test helper alias
         self.publishers: list[FakePublisher] = []
         self.subscriptions: list[FakeSubscription] = []
         self.timers: list[FakeTimer] = []
         self.services: list[FakeService] = []
         self.clients: list[FakeClient] = []
-        self._logger = FakeLogger(node_name)
+        self._logger = FakeLogger(node_name, world)
         self._clock = FakeClock(world)
         self.destroyed = False
         world.nodes.append(self)
@@ -517,6 +718,9 @@ class Node:
     def get_namespace(self) -> str:
         return self._namespace
 
+    def get_fully_qualified_name(self) -> str:
+        return _join(self._namespace, self._name)
+
     def resolve(self, name: str) -> str:
         if name.startswith('/'):
             return _join(name)
@@ -524,25 +728,12 @@ class Node:
             return _join(self._namespace, self._name, name[1:])
         return _join(self._namespace, name)
 
-    # parameters
+    # parameters (rclpy.node.Node's rules: static typing from the default, read_only,
+    # set-parameters callbacks run on declaration and on every set)
     def declare_parameter(self, name: str, value: Any = None, descriptor: Any = None,
                           ignore_override: bool = False) -> Parameter:
-        if name in self._parameters:
-            raise ParameterAlreadyDeclaredException(name)
-        declared_type = _parameter_type(value)
-        if descriptor is not None and descriptor.type:
-            declared_type = ParameterType(descriptor.type)
-        if name in self._overrides and not ignore_override:
-            value = self._overrides[name]
-            if (declared_type != ParameterType.NOT_SET
-                    and _parameter_type(value) != declared_type):
-                raise InvalidParameterTypeException(
-                    f'parameter {name!r} declared {declared_type.name}, '
-                    f'override is {_parameter_type(value).name}')
-        parameter = Parameter(name, declared_type, value)
-        self._parameters[name] = parameter
-        self.parameter_descriptors[name] = descriptor
-        return parameter
+        return self.declare_parameters('', [(name, value, descriptor or
+                                             ParameterDescriptor())], ignore_override)[0]
 
     def declare_parameters(self, namespace: str, parameters: list[tuple],
                            ignore_override: bool = False) -> list[Parameter]:
@@ -550,9 +741,74 @@ class Node:
         for item in parameters:
             name = f'{namespace}.{item[0]}' if namespace else item[0]
             value = item[1] if len(item) > 1 else None
-            descriptor = item[2] if len(item) > 2 else None
-            out.append(self.declare_parameter(name, value, descriptor, ignore_override))
+            descriptor = item[2] if len(item) > 2 and item[2] is not None \
+                else ParameterDescriptor()
+            if name in self._parameters:
+                raise ParameterAlreadyDeclaredException([name])
+            if isinstance(value, ParameterType):
+                descriptor.type = int(value)
+                value = None
+            elif not descriptor.dynamic_typing and value is not None:
+                descriptor.type = int(_parameter_type(value))
+            if not ignore_override and name in self._overrides:
+                value = self._overrides[name]
+            parameter = Parameter(name, value=value)
+            descriptor.name = name
+            result = self._apply(parameter, descriptor, check_read_only=False)
+            if not result.successful:
+                if result.reason.startswith('Wrong parameter type'):
+                    raise InvalidParameterTypeException(
+                        parameter, ParameterType(descriptor.type).name)
+                raise InvalidParameterValueException(name, value, result.reason)
+            self._parameters[name] = parameter
+            self._descriptors[name] = descriptor
+            out.append(parameter)
         return out
+
+    def _apply(self, parameter: Parameter, descriptor: Any,
+               check_read_only: bool = True) -> Any:
+        if check_read_only and descriptor.read_only:
+            return SetParametersResult(
+                successful=False,
+                reason=f'Trying to set a read-only parameter: {parameter.name}.')
+        if descriptor.dynamic_typing:
+            descriptor.type = int(parameter.type_)
+        elif (parameter.type_ != ParameterType.NOT_SET
+              and int(parameter.type_) != descriptor.type):
+            return SetParametersResult(
+                successful=False,
+                reason=(f"Wrong parameter type, expected '{ParameterType(descriptor.type)}'"
+                        f" got '{parameter.type_}'"))
+        for callback in self._parameters_callbacks:
+            result = callback([parameter])
+            if not result.successful:
+                return result
+        return SetParametersResult(successful=True)
+
+    def add_on_set_parameters_callback(self, callback: Callable) -> None:
+        self._parameters_callbacks.insert(0, callback)
+
+    def remove_on_set_parameters_callback(self, callback: Callable) -> None:
+        self._parameters_callbacks.remove(callback)
+
+    def set_parameters(self, parameter_list: list[Parameter]) -> list[Any]:
+        results = []
+        for parameter in parameter_list:
+            if parameter.name not in self._parameters and not self._allow_undeclared:
+                raise ParameterNotDeclaredException([parameter.name])
+            results.append(self.set_parameters_atomically([parameter]))
+        return results
+
+    def set_parameters_atomically(self, parameter_list: list[Parameter]) -> Any:
+        for parameter in parameter_list:
+            if parameter.name not in self._parameters:
+                raise ParameterNotDeclaredException([parameter.name])
+            result = self._apply(parameter, self._descriptors[parameter.name])
+            if not result.successful:
+                return result
+        for parameter in parameter_list:
+            self._parameters[parameter.name] = parameter
+        return SetParametersResult(successful=True)
 
     def has_parameter(self, name: str) -> bool:
         return name in self._parameters
@@ -565,13 +821,17 @@ class Node:
     def get_parameters(self, names: list[str]) -> list[Parameter]:
         return [self.get_parameter(n) for n in names]
 
+    def describe_parameter(self, name: str) -> Any:
+        if name not in self._descriptors:
+            raise ParameterNotDeclaredException(name)
+        return self._descriptors[name]
+
     # entities
     def create_publisher(self, msg_type: type, topic: str, qos_profile: Any, *,
                          callback_group: CallbackGroup | None = None,
                          event_callbacks: Any = None, qos_overriding_options: Any = None,
                          publisher_class: Any = None) -> FakePublisher:
-        publisher = FakePublisher(self, msg_type, self.resolve(topic), _as_qos(qos_profile),
-                                  callback_group)
+        publisher = FakePublisher(self, msg_type, topic, _as_qos(qos_profile), callback_group)
         self.publishers.append(publisher)
         return publisher
 
@@ -580,9 +840,10 @@ class Node:
                             callback_group: CallbackGroup | None = None,
                             event_callbacks: Any = None, qos_overriding_options: Any = None,
                             raw: bool = False) -> FakeSubscription:
-        subscription = FakeSubscription(self, msg_type, self.resolve(topic), callback,
-                                        _as_qos(qos_profile), callback_group)
+        subscription = FakeSubscription(self, msg_type, topic, callback,
+                                        _as_qos(qos_profile), callback_group, raw)
         self.subscriptions.append(subscription)
+        self.world.late_join(subscription)
         return subscription
 
     def create_timer(self, timer_period_sec: float, callback: Callable,
@@ -595,15 +856,14 @@ class Node:
     def create_service(self, srv_type: type, srv_name: str, callback: Callable, *,
                        qos_profile: Any = qos_profile_services_default,
                        callback_group: CallbackGroup | None = None) -> FakeService:
-        service = FakeService(self, srv_type, self.resolve(srv_name), callback,
-                              callback_group)
+        service = FakeService(self, srv_type, srv_name, callback, qos_profile, callback_group)
         self.services.append(service)
         return service
 
     def create_client(self, srv_type: type, srv_name: str, *,
                       qos_profile: Any = qos_profile_services_default,
                       callback_group: CallbackGroup | None = None) -> FakeClient:
-        client = FakeClient(self, srv_type, self.resolve(srv_name), callback_group)
+        client = FakeClient(self, srv_type, srv_name, qos_profile, callback_group)
         self.clients.append(client)
         return client
 
@@ -620,17 +880,17 @@ class Node:
 
     # test helpers (not rclpy API)
     def publisher(self, topic: str) -> FakePublisher:
-        matches = [p for p in self.publishers if p.topic == topic]
+        matches = [p for p in self.publishers if p.topic_name == topic]
         assert len(matches) == 1, f'{self._name}: {len(matches)} publishers on {topic}'
         return matches[0]
 
     def subscription(self, topic: str) -> FakeSubscription:
-        matches = [s for s in self.subscriptions if s.topic == topic]
+        matches = [s for s in self.subscriptions if s.topic_name == topic]
         assert len(matches) == 1, f'{self._name}: {len(matches)} subscriptions on {topic}'
         return matches[0]
 
     def service(self, name: str) -> FakeService:
-        matches = [s for s in self.services if s.name == name]
+        matches = [s for s in self.services if s.resolved_name == name]
         assert len(matches) == 1, f'{self._name}: {len(matches)} services named {name}'
         return matches[0]
 
@@ -640,6 +900,13 @@ class ExternalShutdownException(Exception):
 
 
 class _Executor:
+    """Spins the fake world like rclpy's executors: callbacks run until the context is shut
+    down, and an exception raised inside a callback leaves spin() (rclpy re-raises it from
+    the callback's future). A test bounds the run with `world.spin_budget` (seconds of
+    simulated time); when it is used up the fake "presses Ctrl-C": with rclpy's signal
+    handlers installed (the default) that shuts the context down first, as rclpy's SIGINT
+    handler does, then KeyboardInterrupt is raised."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         self.nodes: list[Node] = []
         self.spun = False
@@ -649,10 +916,15 @@ class _Executor:
         return True
 
     def spin(self) -> None:
-        # The fake returns at once: tests drive callbacks through FakeWorld.spin_for.
         self.spun = True
-        if _WORLD is not None:
-            _WORLD.executors.append(self)
+        world = _WORLD
+        world.executors.append(self)
+        world.spin_for(world.spin_budget)
+        if not world.initialized:
+            return                       # shut down from a callback: spin() ends
+        if world.signal_handlers:
+            _rclpy_try_shutdown()
+        raise KeyboardInterrupt()
 
     def spin_once(self, timeout_sec: float | None = None) -> None:
         self.spun = True
@@ -669,17 +941,29 @@ class MultiThreadedExecutor(_Executor):
     pass
 
 
+class SignalHandlerOptions(enum.IntEnum):
+    NO = 0
+    SIGINT = 1
+    SIGTERM = 2
+    ALL = 3
+
+
 class FakeWorld:
     """Clock, middleware and executor of the fake ROS graph."""
 
     def __init__(self) -> None:
         self.initialized = False
+        self.signal_handlers = True
         self.time_ns = 1_700_000_000 * 1_000_000_000   # a wall-clock-like epoch
         self.nodes: list[Node] = []
-        self.queue: list[tuple[str, Any]] = []
+        # (topic, message, publisher QoS, publisher or None, only this subscription or None)
+        self.queue: list[tuple[str, Any, QoSProfile, Any, Any]] = []
         self.pending_calls: list[FakeClient] = []
         self.parameter_overrides: dict[str, dict[str, Any]] = {}
         self.executors: list[_Executor] = []
+        self.scheduled: list[tuple[int, int, Callable[[], Any]]] = []
+        self.spin_budget = 0.0
+        self.incompatible_qos: list[tuple[str, str, str]] = []   # (topic, subscriber, reason)
         self.init_count = 0
         self.shutdown_count = 0
 
@@ -697,49 +981,123 @@ class FakeWorld:
     def subscriptions(self) -> list[FakeSubscription]:
         return [s for n in self.nodes for s in n.subscriptions]
 
+    def find_node(self, fully_qualified_name: str) -> Node:
+        (node,) = [n for n in self.nodes if n.get_fully_qualified_name() == fully_qualified_name]
+        return node
+
     def find_service(self, name: str) -> FakeService | None:
         for node in self.nodes:
             for service in node.services:
-                if service.name == name:
+                if service.resolved_name == name:
                     return service
         return None
 
+    def send(self, topic: str, msg: Any, qos_profile: QoSProfile,
+             publisher: Any = None) -> None:
+        self.queue.append((topic, msg, qos_profile, publisher, None))
+
+    def late_join(self, subscription: FakeSubscription) -> None:
+        """A transient-local subscription gets what transient-local publishers retained."""
+        if subscription.qos_profile.durability != DurabilityPolicy.TRANSIENT_LOCAL:
+            return
+        for node in self.nodes:
+            for publisher in node.publishers:
+                if publisher.topic_name != subscription.topic_name:
+                    continue
+                for msg in publisher.retained():
+                    self.queue.append((publisher.topic_name, msg, publisher.qos_profile,
+                                       publisher, subscription))
+
     def deliver(self) -> int:
-        """Deliver every queued message (and answer pending service calls)."""
+        """Deliver every queued message to the compatible subscriptions, each keeping at
+        most its history depth of what arrived since the last delivery (KEEP_LAST), and
+        answer pending service calls."""
         count = 0
         while self.queue or self.pending_calls:
             queue, self.queue = self.queue, []
-            for topic, msg in queue:
+            inbox: dict[int, tuple[FakeSubscription, list[Any]]] = {}
+            for topic, msg, pub_qos, _, only in queue:
                 for subscription in self.subscriptions():
-                    if subscription.topic == topic:
-                        subscription.deliver(msg)
-                        count += 1
+                    if subscription.topic_name != topic or (only is not None
+                                                            and only is not subscription):
+                        continue
+                    compatibility, reason = qos_check_compatible(pub_qos,
+                                                                 subscription.qos_profile)
+                    if compatibility == QoSCompatibility.ERROR:
+                        event = (topic, subscription.node.get_name(), reason)
+                        if event not in self.incompatible_qos:
+                            self.incompatible_qos.append(event)
+                        continue
+                    inbox.setdefault(id(subscription), (subscription, []))[1].append(msg)
+            for subscription, messages in inbox.values():
+                qos = subscription.qos_profile
+                if qos.history != HistoryPolicy.KEEP_ALL and qos.depth:
+                    messages = messages[-qos.depth:]
+                for msg in messages:
+                    if subscription.node.destroyed:
+                        break
+                    subscription.deliver(msg)
+                    count += 1
             calls, self.pending_calls = self.pending_calls, []
             for client in calls:
                 client.answer_pending()
         return count
 
-    def publish(self, topic: str, msg: Any) -> None:
+    def publish(self, topic: str, msg: Any, qos_profile: QoSProfile | None = None) -> None:
         """Inject a message from outside any node (a camera, the driver, ...)."""
-        self.queue.append((topic, msg))
+        self.send(topic, msg, qos_profile or QoSProfile(depth=10))
         self.deliver()
 
+    def schedule(self, delay: float, action: Callable[[], Any]) -> None:
+        """Run `action` (e.g. a service call from another process) after `delay` s of
+        simulated time, while the world spins."""
+        at = self.time_ns + int(round(delay * 1e9))
+        self.scheduled.append((at, len(self.scheduled), action))
+
+    def param_set(self, node_name: str, name: str, value_text: str) -> Any:
+        """`ros2 param set NODE NAME VALUE`: the value typed by YAML as ros2param does, set
+        through the parameter service (set_parameters_atomically)."""
+        import yaml
+        node = self.find_node(_join(node_name))
+        try:
+            value = yaml.safe_load(value_text)
+        except yaml.YAMLError:
+            value = value_text
+        if isinstance(value, list):
+            if not value or not any(all(isinstance(v, t) for v in value)
+                                    for t in (bool, int, float, str)):
+                value = value_text
+        elif not isinstance(value, (bool, int, float)):
+            value = value_text
+        try:
+            return node.set_parameters_atomically([Parameter(name, value=value)])
+        except ParameterNotDeclaredException as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+
     def spin_for(self, seconds: float) -> None:
-        """Advance the clock by `seconds`, firing due timers in time order."""
+        """Advance the clock by `seconds`, firing due timers and scheduled actions in time
+        order; nothing runs once the context is shut down."""
         end = self.time_ns + int(round(seconds * 1e9))
         self.deliver()
-        while True:
+        while self.initialized:
             timers = [t for n in self.nodes for t in n.timers if not t.cancelled]
-            due = [t for t in timers if t.next_ns <= end]
+            due = [(t.next_ns, 1, i, t) for i, t in enumerate(timers) if t.next_ns <= end]
+            due += [(at, 0, order, action) for at, order, action in self.scheduled
+                    if at <= end]
             if not due:
                 break
-            timer = min(due, key=lambda t: t.next_ns)
-            self.time_ns = max(self.time_ns, timer.next_ns)
-            timer.next_ns += timer.timer_period_ns
-            timer.fire()
+            at, kind, order, what = min(due, key=lambda d: d[:3])
+            self.time_ns = max(self.time_ns, at)
+            if kind == 0:
+                self.scheduled.remove((at, order, what))
+                what()
+            else:
+                what.next_ns += what.timer_period_ns
+                what.fire()
             self.deliver()
-        self.time_ns = end
-        self.deliver()
+        self.time_ns = max(self.time_ns, end)
+        if self.initialized:
+            self.deliver()
 
 
 _WORLD: FakeWorld | None = None
@@ -747,7 +1105,10 @@ _WORLD: FakeWorld | None = None
 
 def _rclpy_init(*, args: Any = None, context: Any = None, domain_id: Any = None,
                 signal_handler_options: Any = None) -> None:
+    if _WORLD.initialized:
+        raise RuntimeError('Context.init() must only be called once')
     _WORLD.initialized = True
+    _WORLD.signal_handlers = signal_handler_options != SignalHandlerOptions.NO
     _WORLD.init_count += 1
 
 
@@ -764,7 +1125,9 @@ def _rclpy_try_shutdown(*, context: Any = None, uninstall_handlers: Any = None) 
 
 
 def _rclpy_spin(node: Node, executor: Any = None) -> None:
-    (executor or SingleThreadedExecutor()).add_node(node)
+    executor = executor or SingleThreadedExecutor()
+    executor.add_node(node)
+    executor.spin()
 
 
 # ----------------------------------------------------------------------------- launch
@@ -834,7 +1197,9 @@ class GroupAction(LaunchEntity):
     def __init__(self, actions: list[Any], *, scoped: bool = True, forwarding: bool = True,
                  launch_configurations: Any = None, condition: Any = None) -> None:
         super().__init__()
-        self.actions, self.condition = actions, condition
+        self.actions, self.condition = list(actions), condition
+        self.scoped, self.forwarding = scoped, forwarding
+        self.launch_configurations = dict(launch_configurations or {})
 
 
 class LogInfo(LaunchEntity):
@@ -983,6 +1348,228 @@ def condition_holds(condition: Any, configurations: dict[str, str]) -> bool:
     return not result if isinstance(condition, UnlessCondition) else result
 
 
+# ----------------------------------------------------------------------------- launch runtime
+
+
+class LaunchError(RuntimeError):
+    """What `ros2 launch` would fail with (a required argument, a bad choice, ...)."""
+
+
+class LaunchedNode:
+    """A launch_ros Node as it would start: name, namespace and the parameter overrides it
+    receives (parameter files matched against its full name, then the dictionaries, in
+    order, typed as launch_ros and rcl type them)."""
+
+    def __init__(self, action: 'RosNode', name: str, namespace: str,
+                 parameters: dict[str, Any], parameter_files: list[str]) -> None:
+        self.action = action
+        self.package, self.executable = action.package, action.executable
+        self.name, self.namespace = name, namespace
+        self.parameters, self.parameter_files = parameters, parameter_files
+
+    @property
+    def fully_qualified_name(self) -> str:
+        return _join(self.namespace, self.name)
+
+
+class LaunchRun:
+    """Executes a launch description like `ros2 launch` does, up to starting processes:
+    launch configurations are one global scope that IncludeLaunchDescription does not
+    scope (only GroupAction(scoped=True) does), DeclareLaunchArgument applies its default
+    only when the name is unset and checks choices, conditions are honoured.
+    `loader(location)` returns the LaunchDescription of an included file."""
+
+    def __init__(self, loader: Callable[[str], Any],
+                 package_shares: dict[str, str] | None = None) -> None:
+        self.loader = loader
+        self.shares = package_shares or {}
+        self.scopes: list[dict[str, str]] = [{}]
+        self.nodes: list[LaunchedNode] = []
+        self.processes: list[list[str]] = []
+        self.included: list[tuple[str, dict[str, str]]] = []
+
+    @property
+    def configurations(self) -> dict[str, str]:
+        return self.scopes[-1]
+
+    def evaluate(self, value: Any) -> str:
+        return evaluate(value, self.configurations, self.shares)
+
+    def run(self, description: Any, arguments: dict[str, str] | None = None) -> 'LaunchRun':
+        self.configurations.update(arguments or {})
+        self._visit(description.entities)
+        return self
+
+    def _visit(self, entities: list[Any]) -> None:
+        for entity in entities:
+            condition = getattr(entity, 'condition', None)
+            if condition is not None and not condition_holds(condition, self.configurations):
+                continue
+            if isinstance(entity, DeclareLaunchArgument):
+                self._declare(entity)
+            elif isinstance(entity, SetLaunchConfiguration):
+                self.configurations[self.evaluate(entity.name)] = self.evaluate(entity.value)
+            elif isinstance(entity, IncludeLaunchDescription):
+                self._include(entity)
+            elif isinstance(entity, GroupAction):
+                self._group(entity)
+            elif isinstance(entity, RosNode):
+                self.nodes.append(self._node(entity))
+            elif isinstance(entity, ExecuteProcess):
+                self.processes.append([self.evaluate(part) for part in entity.cmd])
+            elif isinstance(entity, LaunchDescription):
+                self._visit(entity.entities)
+            elif not isinstance(entity, LogInfo):
+                raise TypeError(f'the fake launch cannot execute {entity!r}')
+
+    def _declare(self, argument: 'DeclareLaunchArgument') -> None:
+        if argument.name not in self.configurations:
+            if argument.default_value is None:
+                raise LaunchError(f'Required launch argument "{argument.name}" was not '
+                                  'provided.')
+            self.configurations[argument.name] = self.evaluate(argument.default_value)
+        value = self.configurations[argument.name]
+        if argument.choices is not None and value not in argument.choices:
+            raise LaunchError(f'Argument "{argument.name}" provided value "{value}" is not '
+                              f'valid. Valid options are: {argument.choices}')
+
+    def _include(self, include: 'IncludeLaunchDescription') -> None:
+        location = self.evaluate(include.launch_description_source.location)
+        description = self.loader(location)
+        names = [self.evaluate(name) for name, _ in include.launch_arguments]
+        for entity in walk(description.entities):
+            if (isinstance(entity, DeclareLaunchArgument) and entity.default_value is None
+                    and entity.name not in names):
+                raise LaunchError('Included launch description missing required argument '
+                                  f"'{entity.name}'")
+        # No scope of its own: the arguments become launch configurations of the caller's
+        # scope, then the included entities run in it (launch's IncludeLaunchDescription).
+        passed = {}
+        for name, value in include.launch_arguments:
+            passed[self.evaluate(name)] = self.evaluate(value)
+        self.configurations.update(passed)
+        self.included.append((location, passed))
+        self._visit(description.entities)
+
+    def _group(self, group: 'GroupAction') -> None:
+        if group.scoped:
+            inner = dict(self.configurations) if group.forwarding else {}
+            self.scopes.append(inner)
+        for name, value in (group.launch_configurations or {}).items():
+            self.configurations[self.evaluate(name)] = self.evaluate(value)
+        try:
+            self._visit(group.actions)
+        finally:
+            if group.scoped:
+                self.scopes.pop()
+
+    def _node(self, action: 'RosNode') -> LaunchedNode:
+        name = self.evaluate(action.name) if action.name is not None else action.executable
+        namespace = self.evaluate(action.namespace) if action.namespace is not None else '/'
+        fqn = _join(namespace, name)
+        values: dict[str, Any] = {}
+        files = []
+        for entry in action.parameters:
+            if isinstance(entry, dict):
+                for key, value in entry.items():
+                    values[self.evaluate(key)] = launch_parameter_value(
+                        value, self.configurations, self.shares)
+            else:
+                path = self.evaluate(getattr(entry, 'param_file', entry))
+                files.append(path)
+                values.update(parameter_file_values(path, fqn))
+        return LaunchedNode(action, name, namespace, values, files)
+
+
+def _yaml_parameter(text: str) -> Any:
+    """launch_ros's YAML rule for a substitution's text in a parameter dictionary."""
+    import yaml
+    try:
+        value = yaml.safe_load(text if text else "''")
+    except yaml.YAMLError as exc:
+        raise LaunchError(f'Unable to parse the value {text!r} as yaml. If the parameter is '
+                          'meant to be a string, try wrapping it in ParameterValue(value, '
+                          'value_type=str)') from exc
+    if isinstance(value, (bool, int, float, str, bytes)):
+        return value
+    if isinstance(value, list) and value and all(
+            type(v) is type(value[0]) for v in value) and type(value[0]) in (bool, int,
+                                                                             float, str):
+        return value
+    raise LaunchError(f'Allowed value types are bytes, bool, int, float, str and uniform '
+                      f'sequences of them. Got {type(value)} from {text!r}. If the parameter '
+                      'is meant to be a string, try wrapping it in ParameterValue(value, '
+                      'value_type=str)')
+
+
+def _coerce(text: str, value_type: Any) -> Any:
+    """launch.utilities.type_utils.coerce_to_type for the scalar types."""
+    import yaml
+    if value_type is None:
+        return _yaml_parameter(text)
+    if value_type is str:
+        return text
+    if value_type in (int, float):
+        try:
+            return value_type(text)
+        except ValueError as exc:
+            raise LaunchError(f"Cannot convert value '{text}' to '{value_type}'") from exc
+    if value_type is bool:
+        value = yaml.safe_load(text) if text else text
+        if isinstance(value, bool):
+            return value
+        raise LaunchError(f"Cannot convert value '{text}' to '{value_type}'")
+    raise LaunchError(f'data_type is invalid: {value_type}')
+
+
+def launch_parameter_value(value: Any, configurations: dict[str, str],
+                           package_shares: dict[str, str] | None = None) -> Any:
+    """The value a node receives for one entry of a launch_ros parameter dictionary:
+    plain Python values as they are (a str stays a str), substitutions typed by YAML rules,
+    ParameterValue(value_type=T) coerced to T."""
+    if isinstance(value, ParameterValue):
+        text = evaluate(value.value, configurations, package_shares) \
+            if not isinstance(value.value, (bool, int, float)) else value.value
+        if not isinstance(text, str):
+            return text
+        return _coerce(text, value.value_type)
+    if isinstance(value, (bool, int, float, bytes)):
+        return value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(v, (bool, int, float, str)) for v in value):
+        return list(value)
+    return _yaml_parameter(evaluate(value, configurations, package_shares))
+
+
+def _flatten(values: dict[str, Any], prefix: str = '') -> dict[str, Any]:
+    out = {}
+    for key, value in values.items():
+        name = f'{prefix}.{key}' if prefix else str(key)
+        if isinstance(value, dict):
+            out.update(_flatten(value, name))
+        else:
+            out[name] = value
+    return out
+
+
+def parameter_file_values(path: str, fully_qualified_name: str) -> dict[str, Any]:
+    """The parameters a node takes from a parameter file: every top-level key that matches
+    the node's full name (rclpy: a leading '/' added, '/*' one name, '/**' any names)."""
+    import re
+    import yaml
+    with open(path) as stream:
+        content = yaml.safe_load(stream) or {}
+    values: dict[str, Any] = {}
+    for key, section in content.items():
+        node_name = key if key.startswith('/') else '/' + key
+        pattern = node_name.replace('/*', r'(/\w+)')
+        if re.fullmatch(pattern, fully_qualified_name):
+            values.update(_flatten((section or {}).get('ros__parameters', {})))
+    return values
+
+
 # ----------------------------------------------------------------------------- install
 
 
@@ -1003,9 +1590,12 @@ def build_modules(world: FakeWorld) -> dict[str, types.ModuleType]:
     m['rclpy.qos'] = _module('rclpy.qos', QoSProfile=QoSProfile,
                              ReliabilityPolicy=ReliabilityPolicy, HistoryPolicy=HistoryPolicy,
                              DurabilityPolicy=DurabilityPolicy,
+                             QoSCompatibility=QoSCompatibility,
+                             qos_check_compatible=qos_check_compatible,
                              qos_profile_sensor_data=qos_profile_sensor_data,
                              qos_profile_system_default=qos_profile_system_default,
-                             qos_profile_services_default=qos_profile_services_default)
+                             qos_profile_services_default=qos_profile_services_default,
+                             qos_profile_parameters=qos_profile_parameters)
     m['rclpy.callback_groups'] = _module(
         'rclpy.callback_groups', CallbackGroup=CallbackGroup,
         MutuallyExclusiveCallbackGroup=MutuallyExclusiveCallbackGroup,
@@ -1016,9 +1606,13 @@ def build_modules(world: FakeWorld) -> dict[str, types.ModuleType]:
                                    ExternalShutdownException=ExternalShutdownException)
     m['rclpy.parameter'] = _module('rclpy.parameter', Parameter=Parameter)
     m['rclpy.exceptions'] = _module(
-        'rclpy.exceptions', InvalidParameterTypeException=InvalidParameterTypeException,
+        'rclpy.exceptions', ParameterException=ParameterException,
+        InvalidParameterTypeException=InvalidParameterTypeException,
+        InvalidParameterValueException=InvalidParameterValueException,
         ParameterNotDeclaredException=ParameterNotDeclaredException,
         ParameterAlreadyDeclaredException=ParameterAlreadyDeclaredException)
+    m['rclpy.signals'] = _module('rclpy.signals', SignalHandlerOptions=SignalHandlerOptions)
+    m['rclpy.logging'] = _module('rclpy.logging', LoggingSeverity=LoggingSeverity)
     m['rclpy.task'] = _module('rclpy.task', Future=Future)
     m['rclpy.time'] = _module('rclpy.time', Time=FakeTime)
     for name, attrs in {
@@ -1035,7 +1629,8 @@ def build_modules(world: FakeWorld) -> dict[str, types.ModuleType]:
                                     DiagnosticStatus=DiagnosticStatus, KeyValue=KeyValue),
         'rcl_interfaces.msg': dict(ParameterDescriptor=ParameterDescriptor,
                                    FloatingPointRange=FloatingPointRange,
-                                   IntegerRange=IntegerRange),
+                                   IntegerRange=IntegerRange,
+                                   SetParametersResult=SetParametersResult),
         'std_srvs.srv': dict(Trigger=Trigger, SetBool=SetBool),
     }.items():
         package = name.split('.')[0]

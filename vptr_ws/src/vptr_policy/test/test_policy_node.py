@@ -40,7 +40,8 @@ def make_node(ros, policy=None, **params):
     module.load_policy = loader
     ros.parameter_overrides['policy_node'] = dict(checkpoint_dir='/ckpt', **params)
     import rclpy
-    rclpy.init()
+    if not ros.initialized:
+        rclpy.init()
     return module, module.PolicyNode(), policy
 
 
@@ -94,8 +95,8 @@ def test_topics_qos_and_callback_groups(ros):
     joint_sub = node.subscription('/wx250s/joint_states')
     assert image_sub.msg_type is Image and joint_sub.msg_type is JointState
     for sub in (image_sub, joint_sub):
-        assert sub.qos.depth == 1
-        assert sub.qos.reliability == ReliabilityPolicy.BEST_EFFORT
+        assert sub.qos_profile.depth == 1
+        assert sub.qos_profile.reliability == ReliabilityPolicy.BEST_EFFORT
     assert node.publisher('/wx250s/commands/joint_group').msg_type is JointGroupCommand
     assert node.publisher('/wx250s/commands/joint_single').msg_type is JointSingleCommand
     node.publisher('/diagnostics')
@@ -105,8 +106,10 @@ def test_topics_qos_and_callback_groups(ros):
     assert image_sub.callback_group is joint_sub.callback_group
     assert timer.callback_group is not image_sub.callback_group
     assert all(isinstance(g, MutuallyExclusiveCallbackGroup) for g in groups)
-    names = sorted(s.name for s in node.services)
-    assert names == ['/policy_node/home', '/policy_node/start', '/policy_node/stop']
+    names = sorted(s.srv_name for s in node.services)
+    assert names == ['~/home', '~/start', '~/stop']
+    for name in names:
+        node.service('/policy_node' + name[1:])      # resolved in the node's namespace
     assert all(s.callback_group is timer.callback_group for s in node.services)
 
 

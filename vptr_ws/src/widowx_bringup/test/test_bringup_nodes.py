@@ -113,12 +113,16 @@ class BagTap:
         from sensor_msgs.msg import Image, JointState
         from std_msgs.msg import Float32MultiArray, String
         self.messages = {t: [] for t in self.TOPICS}
+        # Seconds since the tap started: seconds since the epoch (~1.7e9) in a float lose
+        # the nanoseconds, and a tick exactly at an episode's end event would fall outside.
+        self.origin_ns = node.get_clock().now().nanoseconds
         for topic, kind in zip(self.TOPICS, (Image, JointState, Float32MultiArray, String)):
             node.create_subscription(kind, topic, self._tap(node, topic), 10)
 
     def _tap(self, node, topic):
         def callback(msg):
-            self.messages[topic].append((node.get_clock().now().nanoseconds * 1e-9, msg))
+            elapsed_ns = node.get_clock().now().nanoseconds - self.origin_ns
+            self.messages[topic].append((elapsed_ns * 1e-9, msg))
         return callback
 
     def write_bag(self, path):
