@@ -7,7 +7,7 @@ COLCON := $(VENV)/bin/colcon
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup demo test lint colcon bench clean
+.PHONY: setup demo test lint colcon bench clean ros-check
 
 # Idempotent: re-running only installs what changed in requirements*.txt.
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
@@ -39,6 +39,12 @@ test: lint colcon
 
 bench: setup
 	$(PY) bench/run_all.py
+
+# Not part of `test` or CI: builds a minimal ROS 2 Humble from source once (in
+# ROS2_CACHE, default /root/ros2_humble) and runs the nodes and launch files under it with
+# launch_testing. See docs/ros_check.md.
+ros-check: setup
+	tools/ros_check/run.sh
 
 clean:
 	rm -rf $(WS)/build $(WS)/install $(WS)/log

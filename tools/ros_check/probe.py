@@ -21,8 +21,8 @@ def describe_ros() -> str:
     """Where rclpy and the RMW come from: proof that the real ROS 2 is under test."""
     import rclpy.impl.implementation_singleton as singleton
     rmw = singleton.rclpy_implementation.get_rmw_implementation_identifier()
-    return (f"rclpy from {os.path.dirname(rclpy.__file__)}, RMW {rmw}, "
-            f"ROS_DISTRO={os.environ.get('ROS_DISTRO')}")
+    distro = os.environ.get('ROS_DISTRO')
+    return f'rclpy from {os.path.dirname(rclpy.__file__)}, RMW {rmw}, ROS_DISTRO={distro}'
 
 
 class Recorder:

@@ -26,7 +26,6 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 import launch_testing
 import launch_testing.actions
 import launch_testing.asserts
-import pytest
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
@@ -46,7 +45,6 @@ STARTUP_TIMEOUT = 180.0   # s: MuJoCo + torch imports and the checkpoint load, o
 RUN_SECONDS = 8.0
 
 
-@pytest.mark.launch_test
 def generate_test_description():
     sim = IncludeLaunchDescription(
         PythonLaunchDescriptionSource(os.path.join(REPO, 'launch', 'sim.launch.py')),
