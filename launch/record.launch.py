@@ -9,7 +9,7 @@ scripted collector) + `ros2 bag record` on the topics `vptr data rosbag` convert
 Only includes the packages' launch files.
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.conditions import LaunchConfigurationEquals
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -17,11 +17,13 @@ from launch_ros.substitutions import FindPackageShare
 
 
 def include(package: str, file: str, arguments: dict[str, object],
-            condition: object = None) -> IncludeLaunchDescription:
-    return IncludeLaunchDescription(
+            condition: object = None) -> GroupAction:
+    # Scoped: IncludeLaunchDescription alone shares one scope of launch configurations, so
+    # one included file's arguments (e.g. params_file) would leak into the next.
+    return GroupAction([IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution(
             [FindPackageShare(package), 'launch', file])),
-        launch_arguments=arguments.items(), condition=condition)
+        launch_arguments=arguments.items())], scoped=True, condition=condition)
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -7,7 +7,7 @@ Only includes the packages' launch files (widowx_bringup/widowx.launch.py,
 vptr_policy/policy.launch.py).
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
@@ -15,11 +15,14 @@ from launch_ros.substitutions import FindPackageShare
 BOOL = ['true', 'false']
 
 
-def include(package: str, file: str, arguments: list[str]) -> IncludeLaunchDescription:
-    return IncludeLaunchDescription(
+def include(package: str, file: str, arguments: list[str]) -> GroupAction:
+    # Scoped: IncludeLaunchDescription alone shares one scope of launch configurations, so
+    # an argument one file declares (e.g. params_file) would override another file's default.
+    return GroupAction([IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution(
             [FindPackageShare(package), 'launch', file])),
-        launch_arguments={name: LaunchConfiguration(name) for name in arguments}.items())
+        launch_arguments={name: LaunchConfiguration(name) for name in arguments}.items())],
+        scoped=True)
 
 
 def generate_launch_description() -> LaunchDescription:

@@ -8,7 +8,7 @@ Only includes the packages' launch files (widowx_bringup/sim_robot.launch.py,
 vptr_policy/policy.launch.py).
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.substitutions import FindPackageShare
@@ -22,11 +22,13 @@ SIM_TASKS = ['close_drawer', 'open_drawer', 'put_can_on_towel', 'put_carrot_in_b
 DEMO_TARGET_TASK = 'put_corn_in_bowl'
 
 
-def include(package: str, file: str, arguments: dict[str, object]) -> IncludeLaunchDescription:
-    return IncludeLaunchDescription(
+def include(package: str, file: str, arguments: dict[str, object]) -> GroupAction:
+    # Scoped: IncludeLaunchDescription alone shares one scope of launch configurations, so
+    # sim_robot.launch.py's params_file would replace policy.launch.py's default.
+    return GroupAction([IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution(
             [FindPackageShare(package), 'launch', file])),
-        launch_arguments=arguments.items())
+        launch_arguments=arguments.items())], scoped=True)
 
 
 def generate_launch_description() -> LaunchDescription:

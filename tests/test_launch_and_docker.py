@@ -17,6 +17,7 @@ import fake_ros  # noqa: E402, I100
 import launch_checks  # noqa: E402
 
 LAUNCH_DIR = REPO / 'launch'
+PACKAGE_CONFIG = {name: path / 'config' for name, path in launch_checks.PACKAGES.items()}
 TOP_LEVEL = ('robot.launch.py', 'sim.launch.py', 'record.launch.py')
 DOCKER = REPO / 'docker'
 ROS_MODULES = {'rclpy', 'rosidl_runtime_py', 'launch', 'launch_ros', 'ament_index_python',
@@ -30,16 +31,13 @@ def ros(monkeypatch):
     return fake_ros.install(monkeypatch)
 
 
-def includes(description, configurations):
-    out = {}
-    for entity in fake_ros.walk(description.entities):
-        if isinstance(entity, fake_ros.IncludeLaunchDescription):
-            location = fake_ros.evaluate(entity.launch_description_source.location,
-                                         configurations, launch_checks.package_shares())
-            passed = {k: fake_ros.evaluate(v, configurations) for k, v in
-                      entity.launch_arguments}
-            out[Path(location).name] = (passed, entity.condition)
-    return out
+def includes(run):
+    """File name -> arguments passed, for the includes a launch run executed."""
+    return {Path(location).name: passed for location, passed in run.included}
+
+
+def nodes(run):
+    return {node.name: node for node in run.nodes}
 
 
 @pytest.mark.parametrize('name', TOP_LEVEL)
@@ -49,7 +47,13 @@ def test_top_level_launch_files_only_include_package_launch_files(ros, name):
     assert launch_checks.argument_problems(description) == []
     assert launch_checks.include_problems(description) == []
     kinds = {type(e).__name__ for e in description.entities}
-    assert kinds <= {'DeclareLaunchArgument', 'IncludeLaunchDescription'}, kinds
+    assert kinds <= {'DeclareLaunchArgument', 'GroupAction'}, kinds
+    # Each include in a scope of its own: IncludeLaunchDescription does not scope launch
+    # configurations, so one included file's arguments would override the next one's.
+    for group in description.entities:
+        if type(group).__name__ == 'GroupAction':
+            assert group.scoped and [type(a).__name__ for a in group.actions] == [
+                'IncludeLaunchDescription']
     # Launch files include launch files and never import project Python.
     tree = ast.parse(path.read_text())
     imported = {(n.module or '').split('.')[0] for n in ast.walk(tree)
@@ -60,23 +64,34 @@ def test_top_level_launch_files_only_include_package_launch_files(ros, name):
 
 
 def test_robot_launch_runs_real_bringup_and_policy(ros):
-    description = launch_checks.load(LAUNCH_DIR / 'robot.launch.py')
-    configurations = launch_checks.defaults(description)
-    configurations['checkpoint_dir'] = '/runs/ft'
-    found = includes(description, configurations)
-    assert set(found) == {'widowx.launch.py', 'policy.launch.py'}
-    assert found['policy.launch.py'][0]['checkpoint_dir'] == '/runs/ft'
-    assert found['policy.launch.py'][0]['robot_name'] == 'wx250s'
-    assert found['widowx.launch.py'][0]['robot_model'] == 'wx250s'
+    run = launch_checks.run_launch(LAUNCH_DIR / 'robot.launch.py', checkpoint_dir='/runs/ft')
+    found = includes(run)
+    assert set(found) == {'widowx.launch.py', 'policy.launch.py', 'xsarm_control.launch.py'}
+    assert found['widowx.launch.py']['robot_model'] == 'wx250s'
+    policy = nodes(run)['policy_node']
+    assert policy.parameters['checkpoint_dir'] == '/runs/ft'
+    assert policy.parameters['robot_name'] == 'wx250s'
+    assert policy.parameter_files == [str(PACKAGE_CONFIG['vptr_policy'] / 'policy.yaml')]
+    assert nodes(run)['camera'].parameter_files == [
+        str(PACKAGE_CONFIG['widowx_bringup'] / 'usb_cam.yaml')]
+    assert launch_checks.parameter_type_problems(run) == []
 
 
-def test_sim_launch_runs_sim_robot_and_policy(ros):
-    description = launch_checks.load(LAUNCH_DIR / 'sim.launch.py')
-    configurations = launch_checks.defaults(description)
-    found = includes(description, configurations)
+def test_sim_launch_gives_each_node_its_own_parameter_file(ros):
+    # Unscoped, sim_robot.launch.py's params_file (sim_robot.yaml) would be the policy
+    # node's too, and edits to policy.yaml would be ignored in simulation.
+    run = launch_checks.run_launch(LAUNCH_DIR / 'sim.launch.py', checkpoint_dir='/runs/ft',
+                                   task='put_carrot_on_plate')
+    found = includes(run)
     assert set(found) == {'sim_robot.launch.py', 'policy.launch.py'}
-    assert found['sim_robot.launch.py'][0]['task'] == found['policy.launch.py'][0]['task']
-    assert found['policy.launch.py'][0]['robot_model'] == 'wx250s'
+    sim, policy = nodes(run)['sim_robot'], nodes(run)['policy_node']
+    assert sim.parameter_files == [str(PACKAGE_CONFIG['widowx_bringup'] / 'sim_robot.yaml')]
+    assert policy.parameter_files == [str(PACKAGE_CONFIG['vptr_policy'] / 'policy.yaml')]
+    assert policy.parameters['stale_timeout'] == 0.5            # read from policy.yaml
+    assert sim.parameters['task'] == policy.parameters['task'] == 'put_carrot_on_plate'
+    assert policy.parameters['robot_model'] == 'wx250s'
+    assert launch_checks.parameter_type_problems(run) == []
+    assert 'params_file' not in run.configurations               # stayed in its scope
 
 
 @pytest.mark.parametrize('path', [
@@ -99,16 +114,22 @@ def test_simulated_task_arguments_list_the_simulator_tasks(ros, path):
     ('real', 'teleop', {'widowx.launch.py', 'teleop.launch.py', 'record_demos.launch.py'}),
 ])
 def test_record_launch_selects_robot_and_source(ros, robot, source, expected):
-    description = launch_checks.load(LAUNCH_DIR / 'record.launch.py')
-    configurations = launch_checks.defaults(description)
-    configurations.update(robot=robot, source=source, bag_dir='/data/bags/x')
-    found = includes(description, configurations)
-    active = {name for name, (_, condition) in found.items()
-              if fake_ros.condition_holds(condition, configurations)}
-    assert active == expected
-    assert found['record_demos.launch.py'][0]['bag_dir'] == '/data/bags/x'
+    run = launch_checks.run_launch(LAUNCH_DIR / 'record.launch.py', robot=robot,
+                                   source=source, bag_dir='/data/bags/x',
+                                   language='pick up: carrot')
+    found = includes(run)
+    assert set(found) - {'xsarm_control.launch.py'} == expected
+    assert found['record_demos.launch.py']['bag_dir'] == '/data/bags/x'
+    (record,) = run.processes
+    assert record[:7] == ['ros2', 'bag', 'record', '-s', 'mcap', '-o', '/data/bags/x']
+    assert launch_checks.parameter_type_problems(run) == []
+    source_node = nodes(run)['scripted_collector' if source == 'collector'
+                             else 'keyboard_teleop']
+    assert source_node.parameters['language'] == 'pick up: carrot'
     if robot == 'sim':
-        assert found['sim_robot.launch.py'][0]['publish_expert'] == 'true'
+        assert nodes(run)['sim_robot'].parameters['publish_expert'] is True
+        assert nodes(run)['sim_robot'].parameter_files == [
+            str(PACKAGE_CONFIG['widowx_bringup'] / 'sim_robot.yaml')]
 
 
 # ---------------------------------------------------------------------------- Docker

@@ -59,21 +59,25 @@ def generate_launch_description() -> LaunchDescription:
     def config(name: str) -> LaunchConfiguration:
         return LaunchConfiguration(name)
 
+    def text(name: str) -> ParameterValue:
+        return ParameterValue(LaunchConfiguration(name), value_type=str)
+
     policy_node = Node(
         package='vptr_policy', executable='policy_node', name='policy_node', output='screen',
         emulate_tty=True,
         parameters=[config('params_file'), {
-            'checkpoint_dir': config('checkpoint_dir'),
-            'task': config('task'),
-            'robot_model': config('robot_model'),
-            'robot_name': config('robot_name'),
-            'image_topic': config('image_topic'),
+            # Every value typed explicitly: launch_ros reads an untyped substitution as YAML
+            # (task:=yes would arrive as a bool, control_hz:=5 as an integer).
+            'checkpoint_dir': text('checkpoint_dir'),
+            'task': text('task'),
+            'robot_model': text('robot_model'),
+            'robot_name': text('robot_name'),
+            'image_topic': text('image_topic'),
             'image_is_compressed': ParameterValue(config('image_is_compressed'),
                                                   value_type=bool),
-            'action_mode': config('action_mode'),
-            # Typed explicitly: control_hz:=5 would otherwise arrive as an integer.
+            'action_mode': text('action_mode'),
             'control_hz': ParameterValue(config('control_hz'), value_type=float),
-            'device': config('device'),
+            'device': text('device'),
             'autostart': ParameterValue(config('autostart'), value_type=bool),
         }])
     return LaunchDescription(arguments + [policy_node])

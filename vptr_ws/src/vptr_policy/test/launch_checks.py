@@ -15,12 +15,29 @@ from typing import Any
 
 import fake_ros
 
-REPO = Path(__file__).resolve().parents[4]
-PACKAGES = {
-    'vptr_policy': REPO / 'vptr_ws' / 'src' / 'vptr_policy',
-    'widowx_bringup': REPO / 'vptr_ws' / 'src' / 'widowx_bringup',
-    'vptr_training': REPO / 'vptr_ws' / 'src' / 'vptr_training',
-}
+PACKAGE_NAMES = ('vptr_policy', 'widowx_bringup', 'vptr_training')
+
+
+def find_packages(test_dir: Path) -> dict[str, Path]:
+    """The source folders of this repository's packages, found from this test folder: its
+    package is the parent, the others are beside it in the workspace (wherever the
+    workspace is; colcon test runs the tests in the package's source folder)."""
+    own = test_dir.resolve().parent
+    found = {}
+    for name in PACKAGE_NAMES:
+        candidates = [own / '..' / name, own.parent.parent / name]
+        candidates += sorted(own.parent.glob(f'*/{name}'))
+        for candidate in [own] + candidates:
+            candidate = candidate.resolve()
+            if candidate.name == name and (candidate / 'package.xml').is_file():
+                found[name] = candidate
+                break
+        else:
+            raise FileNotFoundError(f'package {name} not found beside {own}')
+    return found
+
+
+PACKAGES = find_packages(Path(__file__).parent)
 # Arguments with a finite set of values anywhere in this repository: each must list them.
 FINITE_ARGUMENTS = {
     'robot_model', 'action_mode', 'condition', 'storage', 'pixel_format', 'robot', 'source',
@@ -100,7 +117,8 @@ def include_problems(description: Any) -> list[str]:
                 problems.append('xsarm_control.launch.py needs robot_model')
             continue
         path = Path(location)
-        if not path.is_file() or not str(path).startswith(str(REPO)):
+        if not path.is_file() or not any(path.resolve().is_relative_to(p)
+                                         for p in PACKAGES.values()):
             problems.append(f'included launch file {location} is not in this repository')
             continue
         included = declared(load(path))
@@ -170,3 +188,67 @@ def missing_dependencies(package: str) -> set[str]:
             continue
         needed.add(PYTHON_TO_ROSDEP.get(name, name))
     return needed - package_dependencies(package_dir)
+
+
+# ------------------------------------------------------------------ launching (fake runtime)
+
+def _xsarm_control_stub() -> Any:
+    """interbotix_xsarm_control's xsarm_control.launch.py reduced to its arguments."""
+    arguments = [fake_ros.DeclareLaunchArgument(name, default_value='',
+                                                description='xsarm_control argument')
+                 for name in sorted(XSARM_CONTROL_ARGUMENTS - {'robot_model'})]
+    return fake_ros.LaunchDescription(
+        [fake_ros.DeclareLaunchArgument('robot_model', description='arm model')] + arguments)
+
+
+def _load_location(location: str) -> Any:
+    if location.endswith('interbotix_xsarm_control/launch/xsarm_control.launch.py'):
+        return _xsarm_control_stub()
+    return load(Path(location))
+
+
+def run_launch(path: Path, **arguments: str) -> Any:
+    """`ros2 launch PATH name:=value ...` in the fake launch runtime (fake_ros.LaunchRun)."""
+    run = fake_ros.LaunchRun(_load_location, package_shares())
+    return run.run(load(path), arguments)
+
+
+def parameter_type_problems(run: Any) -> list[str]:
+    """Parameters a launched node of this repository would reject: a value whose type
+    differs from the type of the node's declared default (rclpy's static typing)."""
+    problems = []
+    for node in run.nodes:
+        if node.package not in PACKAGES:
+            continue
+        module = fake_ros.import_fresh(EXECUTABLE_MODULES[(node.package, node.executable)])
+        for name, value in node.parameters.items():
+            if name not in module.PARAMETERS:
+                problems.append(f'{node.name}: {name} is not declared')
+                continue
+            expected = fake_ros._parameter_type(module.PARAMETERS[name][0])
+            actual = fake_ros._parameter_type(value)
+            if actual != expected:
+                problems.append(f'{node.name}: {name}={value!r} is {actual.name}, '
+                                f'declared {expected.name}')
+    return problems
+
+
+def free_text_arguments(description: Any) -> list[str]:
+    """Launch arguments that take free text: no choices, a default that is neither a
+    number, a boolean nor a file."""
+    names = []
+    for name, argument in declared(description).items():
+        if argument.choices:
+            continue
+        default = argument.default_value
+        if isinstance(default, str):
+            try:
+                float(default)
+                continue
+            except ValueError:
+                pass
+        if isinstance(default, fake_ros.PathJoinSubstitution) or name.endswith('_file') \
+                or name in ('bag_dir', 'terminal_prefix', 'mode_configs'):
+            continue
+        names.append(name)
+    return names

@@ -3,6 +3,8 @@
 Shared by the policy node and the widowx_bringup teleop / collector nodes, which drive the
 same `PolicyController` with other action sources. Subscriptions use sensor-data QoS with
 depth 1 and keep only the latest message; images are decoded only when a step needs one.
+Gripper efforts go through `GripperPWM` (sent on a change, zeroed at the finger limits and
+while paused; `stop_gripper()` zeroes it at once).
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from vptr_policy.control import MODE_RUNNING, PolicyController, StepResult
+from vptr_policy.control import MODE_PAUSED, MODE_RUNNING, PolicyController, StepResult
+from vptr_policy.gripper import GripperPWM
 from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
                                           joint_state_to_arrays, stamp_to_seconds)
 
@@ -38,6 +41,7 @@ class ArmIO:
         self.node = node
         self.joint_names = list(arm_joint_names) + ['left_finger']
         self.gripper_efforts = (float(gripper_efforts[0]), float(gripper_efforts[1]))
+        self.gripper = GripperPWM(*self.gripper_efforts)
         self.decode_image: Callable[[Any], np.ndarray] = (
             compressed_image_to_rgb if image_is_compressed else image_msg_to_rgb)
         # Each callback swaps in one object (an atomic assignment), so a step running in
@@ -119,6 +123,18 @@ class ArmIO:
         if result.arm_cmd is not None:
             self.arm_pub.publish(JointGroupCommand(
                 name='arm', cmd=[float(v) for v in result.arm_cmd]))
-        if result.gripper_cmd is not None:
-            effort = self.gripper_efforts[0] if result.gripper_cmd else self.gripper_efforts[1]
-            self.gripper_pub.publish(JointSingleCommand(name='gripper', cmd=effort))
+        joints = self.latest_joints
+        finger = joints[1] if joints is not None else None
+        if result.mode == MODE_PAUSED:
+            effort = self.gripper.stop()
+        else:
+            effort = self.gripper.command(result.gripper_cmd, finger)
+        self._send_gripper(effort)
+
+    def stop_gripper(self) -> None:
+        """Zero the gripper's PWM (stop, pause, exit) if an effort is in effect."""
+        self._send_gripper(self.gripper.stop())
+
+    def _send_gripper(self, effort: float | None) -> None:
+        if effort is not None:
+            self.gripper_pub.publish(JointSingleCommand(name='gripper', cmd=float(effort)))

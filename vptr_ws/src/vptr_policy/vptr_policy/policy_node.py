@@ -7,6 +7,11 @@ PWM effort) to the driver's command topics, plus diagnostics. Starts paused: cal
 ~/start, ~/stop, ~/home (std_srvs/Trigger). Sensors and the control timer live in separate
 mutually exclusive callback groups, so a slow policy step never blocks the latest image from
 being taken in (run it with a MultiThreadedExecutor, as main() does).
+
+The gripper runs in PWM mode: the node sends an effort when the commanded direction changes
+and zeroes it, as Interbotix's gripper interface does, when the fingers reach their limit,
+on ~/stop, while paused and on exit, so the servo never keeps pushing against its stop.
+Parameters are read once at start-up and are read-only.
 """
 from __future__ import annotations
 
@@ -96,7 +101,7 @@ class PolicyNode(Node):
                                        callback_group=control_group)
         # Services share the timer's group: a start/stop never interleaves with a step.
         for name, transition in (('start', self.controller.start),
-                                 ('stop', self.controller.stop),
+                                 ('stop', self._stop),
                                  ('home', self.controller.home)):
             self.create_service(Trigger, f'~/{name}', _trigger(self, name, transition),
                                 callback_group=control_group)
@@ -106,6 +111,12 @@ class PolicyNode(Node):
             f"policy node ready: task {task!r}, {p['robot_model']} as /{robot_name}, "
             f"{p['control_hz']} Hz, mode {self.controller.mode}")
 
+    def _stop(self) -> tuple[bool, str]:
+        """~/stop: pause, and zero the gripper's PWM now rather than at the next tick."""
+        ok, message = self.controller.stop()
+        self.io.stop_gripper()
+        return ok, message
+
     def _on_control_timer(self) -> None:
         result = self.io.step(self.controller)
         self.last_result = result
@@ -113,9 +124,12 @@ class PolicyNode(Node):
         # stale data, a step's scale) are the same condition.
         if _reason_kind(result.reason) != _reason_kind(self._last_reason):
             if result.reason:
-                held = result.mode == MODE_RUNNING and result.arm_cmd is None
-                log = self.get_logger().warning if held else self.get_logger().info
-                log(f'[{result.mode}] {result.reason}')
+                # One call site per severity: rclpy fixes a call site's severity at its first
+                # call and raises ValueError if a later call changes it.
+                if result.mode == MODE_RUNNING and result.arm_cmd is None:
+                    self.get_logger().warning(f'[{result.mode}] {result.reason}')
+                else:
+                    self.get_logger().info(f'[{result.mode}] {result.reason}')
             self._last_reason = result.reason
         self.diagnostics_pub.publish(self._diagnostics(result))
 
@@ -145,6 +159,11 @@ class PolicyNode(Node):
         return array
 
 
+def _reason_kind(reason: str | None) -> str | None:
+    """A step's reason with its numbers blanked, to tell a new condition from a repeat."""
+    return None if reason is None else re.sub(r'-?\d+(\.\d+)?(e-?\d+)?', '#', reason)
+
+
 def _only_task(policy: Any) -> str:
     names = list(spec_value(policy, 'task_names') or [])
     if len(names) != 1:
@@ -163,14 +182,11 @@ def _trigger(node: Node, name: str, transition: Callable[[], tuple[bool, str]]) 
 
 
 def main(args: list[str] | None = None) -> int:
-    # Multi-threaded: the sensor group keeps taking images in while a step runs.
-    return spin_node(PolicyNode, executor='multi', args=args)
+    # Multi-threaded: the sensor group keeps taking images in while a step runs. On exit
+    # (Ctrl-C, an error) the gripper's PWM is zeroed so the servo stops pushing.
+    return spin_node(PolicyNode, executor='multi', args=args,
+                     on_exit=lambda node: node.io.stop_gripper())
 
 
 if __name__ == '__main__':
     sys.exit(main())
-
-
-def _reason_kind(reason: str | None) -> str | None:
-    """A step's reason with its numbers blanked, to tell a new condition from a repeat."""
-    return None if reason is None else re.sub(r'-?\d+(\.\d+)?(e-?\d+)?', '#', reason)

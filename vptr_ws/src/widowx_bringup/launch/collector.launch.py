@@ -34,9 +34,11 @@ def generate_launch_description() -> LaunchDescription:
         package='widowx_bringup', executable='scripted_collector', name='scripted_collector',
         output='screen',
         parameters=[{
-            'robot_name': config('robot_name'),
-            'task': config('task'),
-            'language': config('language'),
+            # Strings typed explicitly: launch_ros reads untyped substitutions as YAML
+            # (language:=yes would be a bool, 'pick up: carrot' a dict).
+            'robot_name': ParameterValue(config('robot_name'), value_type=str),
+            'task': ParameterValue(config('task'), value_type=str),
+            'language': ParameterValue(config('language'), value_type=str),
             'num_episodes': ParameterValue(config('num_episodes'), value_type=int),
             'max_steps': ParameterValue(config('max_steps'), value_type=int),
         }])

@@ -52,9 +52,10 @@ def generate_launch_description() -> LaunchDescription:
         package='widowx_bringup', executable='sim_robot_node', name='sim_robot',
         output='screen',
         parameters=[config('params_file'), {
-            'robot_name': config('robot_name'),
-            'task': config('task'),
-            'condition': config('condition'),
+            # Strings typed explicitly: launch_ros reads untyped substitutions as YAML.
+            'robot_name': ParameterValue(config('robot_name'), value_type=str),
+            'task': ParameterValue(config('task'), value_type=str),
+            'condition': ParameterValue(config('condition'), value_type=str),
             'seed': ParameterValue(config('seed'), value_type=int),
             'camera_hz': ParameterValue(config('camera_hz'), value_type=float),
             'publish_expert': ParameterValue(config('publish_expert'), value_type=bool),

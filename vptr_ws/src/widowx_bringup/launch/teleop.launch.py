@@ -7,6 +7,7 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 
 
 def generate_launch_description() -> LaunchDescription:
@@ -35,6 +36,7 @@ def generate_launch_description() -> LaunchDescription:
     teleop = Node(
         package='widowx_bringup', executable='keyboard_teleop', name='keyboard_teleop',
         output='screen', prefix=config('terminal_prefix'),
-        parameters=[{'robot_model': config('robot_model'), 'robot_name': config('robot_name'),
-                     'task': config('task'), 'language': config('language')}])
+        # Strings typed explicitly: launch_ros reads untyped substitutions as YAML.
+        parameters=[{name: ParameterValue(config(name), value_type=str)
+                     for name in ('robot_model', 'robot_name', 'task', 'language')}])
     return LaunchDescription(arguments + [teleop])

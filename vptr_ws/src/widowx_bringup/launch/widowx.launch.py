@@ -7,7 +7,7 @@ Publishes /<robot_name>/joint_states and takes /<robot_name>/commands/joint_grou
 runs Bridge's motor profile and the gripper PWM mode (config/modes.yaml).
 """
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, GroupAction, IncludeLaunchDescription
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
@@ -65,7 +65,8 @@ def generate_launch_description() -> LaunchDescription:
     def config(name: str) -> LaunchConfiguration:
         return LaunchConfiguration(name)
 
-    arm = IncludeLaunchDescription(
+    # Scoped: launch configurations set by xsarm_control.launch.py stay inside it.
+    arm = GroupAction([IncludeLaunchDescription(
         PythonLaunchDescriptionSource(PathJoinSubstitution([
             FindPackageShare('interbotix_xsarm_control'), 'launch',
             'xsarm_control.launch.py'])),
@@ -75,14 +76,14 @@ def generate_launch_description() -> LaunchDescription:
             'use_sim': config('use_sim'),
             'use_rviz': config('use_rviz'),
             'mode_configs': config('mode_configs'),
-        }.items())
+        }.items())], scoped=True)
     # Namespace 'camera' + usb_cam's relative 'image_raw' = /camera/image_raw.
     camera = Node(
         package='usb_cam', executable='usb_cam_node_exe', name='camera', namespace='camera',
         output='screen', condition=IfCondition(config('use_camera')),
         parameters=[config('camera_params_file'), {
-            'video_device': config('video_device'),
-            'pixel_format': config('pixel_format'),
+            'video_device': ParameterValue(config('video_device'), value_type=str),
+            'pixel_format': ParameterValue(config('pixel_format'), value_type=str),
             'image_width': ParameterValue(config('image_width'), value_type=int),
             'image_height': ParameterValue(config('image_height'), value_type=int),
             'framerate': ParameterValue(config('framerate'), value_type=float),

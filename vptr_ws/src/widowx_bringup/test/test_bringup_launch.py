@@ -33,7 +33,7 @@ def test_launch_file_arguments_nodes_and_includes(ros, name):
 def test_real_robot_launch_includes_xsarm_control_and_usb_cam(ros):
     description = launch_checks.load(LAUNCH_DIR / 'widowx.launch.py')
     configurations = launch_checks.defaults(description)
-    (include,) = [e for e in description.entities
+    (include,) = [e for e in fake_ros.walk(description.entities)
                   if isinstance(e, fake_ros.IncludeLaunchDescription)]
     location = fake_ros.evaluate(include.launch_description_source.location, configurations)
     assert location.endswith('interbotix_xsarm_control/launch/xsarm_control.launch.py')
@@ -44,10 +44,10 @@ def test_real_robot_launch_includes_xsarm_control_and_usb_cam(ros):
     (camera,) = [e for e in description.entities if isinstance(e, fake_ros.RosNode)]
     assert (camera.package, camera.executable) == ('usb_cam', 'usb_cam_node_exe')
     assert camera.namespace == 'camera'          # -> /camera/image_raw
-    params = {k: fake_ros.evaluate(getattr(v, 'value', v), configurations)
+    params = {k: fake_ros.launch_parameter_value(v, configurations)
               for k, v in camera.parameters[1].items()}
     assert params == {'video_device': '/dev/video0', 'pixel_format': 'yuyv2rgb',
-                      'image_width': '640', 'image_height': '480', 'framerate': '30.0'}
+                      'image_width': 640, 'image_height': 480, 'framerate': 30.0}
     arguments = launch_checks.declared(description)
     assert arguments['pixel_format'].choices == ['yuyv2rgb', 'mjpeg2rgb']
     assert fake_ros.condition_holds(camera.condition, configurations)

@@ -1,13 +1,11 @@
-"""ROS-free parts of the demo tools: key mapping, key reader, collection bookkeeping,
-and the arm setup sequence."""
-import argparse
+"""ROS-free parts of the demo tools: key mapping, key reader, collection bookkeeping
+(the arm setup sequence: test_bringup_arm_setup.py)."""
 import os
 
 import numpy as np
 import pytest
 from vptr_training.robot.conventions import ACTION_HIGH
 
-from widowx_bringup.arm_setup import build_parser, run_setup
 from widowx_bringup.collector import (CollectionPlan, FINISHED, NEED_RESET, READY, RESETTING,
                                       RUNNING)
 from widowx_bringup.teleop import KeyReader, MOVE_KEYS, TeleopState
@@ -89,63 +87,3 @@ def test_collection_plan_cycles_through_episodes():
     assert plan.state == FINISHED and plan.success_rate == 0.5
     with pytest.raises(ValueError):
         CollectionPlan(0, 5)
-
-
-class FakeArm:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def set_joint_positions(self, positions, moving_time, accel_time):
-        self.calls.append(('set_joint_positions', list(positions), moving_time, accel_time))
-
-    def go_to_home_pose(self, moving_time, accel_time):
-        self.calls.append(('go_to_home_pose', moving_time, accel_time))
-
-    def go_to_sleep_pose(self, moving_time, accel_time):
-        self.calls.append(('go_to_sleep_pose', moving_time, accel_time))
-
-    def set_trajectory_time(self, moving_time, accel_time):
-        self.calls.append(('set_trajectory_time', moving_time, accel_time))
-
-
-class FakeGripper:
-    def __init__(self, calls):
-        self.calls = calls
-
-    def release(self):
-        self.calls.append(('release',))
-
-    def grasp(self):
-        self.calls.append(('grasp',))
-
-
-def fake_bot():
-    calls = []
-    return argparse.Namespace(arm=FakeArm(calls), gripper=FakeGripper(calls)), calls
-
-
-def test_arm_setup_moves_slowly_then_sets_bridge_profile():
-    bot, calls = fake_bot()
-    args = build_parser().parse_args(['--pose', 'neutral', '--moving-time', '3'])
-    done = run_setup(bot, args)
-    assert [c[0] for c in calls] == ['set_joint_positions', 'release', 'set_trajectory_time']
-    assert calls[0][1] == pytest.approx([-0.1319, -0.7624, 0.4449, -0.0199, 1.7564, -0.1595])
-    assert calls[0][2] == 3.0
-    assert calls[-1] == ('set_trajectory_time', 0.25, 0.1)
-    assert len(done) == 3
-
-
-def test_arm_setup_other_poses_and_options():
-    bot, calls = fake_bot()
-    run_setup(bot, build_parser().parse_args(
-        ['--pose', 'sleep', '--gripper', 'close', '--no-bridge-profile']))
-    assert [c[0] for c in calls] == ['go_to_sleep_pose', 'grasp']
-    bot, calls = fake_bot()
-    run_setup(bot, build_parser().parse_args(['--pose', 'home', '--robot-model', 'wx250']))
-    assert [c[0] for c in calls] == ['go_to_home_pose', 'release', 'set_trajectory_time']
-    bot, calls = fake_bot()
-    run_setup(bot, build_parser().parse_args(['--robot-model', 'wx250', '--gripper', 'none']))
-    assert len(calls[0][1]) == 5                 # wx250 neutral has no forearm_roll
-    # ros2 run appends --ros-args: ignored by the script's parser.
-    args, extra = build_parser().parse_known_args(['--pose', 'home', '--ros-args', '-r', 'x'])
-    assert args.pose == 'home' and '--ros-args' in extra

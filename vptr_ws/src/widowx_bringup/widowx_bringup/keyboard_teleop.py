@@ -89,6 +89,7 @@ class KeyboardTeleopNode(Node):
         elif event in ('end_success', 'end_failure'):
             self.recorder.end(event == 'end_success')
             self.controller.stop()
+            self.io.stop_gripper()
             log.info(f"episode ended ({'success' if event == 'end_success' else 'failure'})")
         elif event == 'home':
             self.recorder.end(False)
@@ -97,6 +98,7 @@ class KeyboardTeleopNode(Node):
         elif event == 'quit':
             self.recorder.end(False)
             self.controller.stop()
+            self.io.stop_gripper()
             self.quit_requested = True
         elif event == 'toggle_gripper':
             log.info(f"gripper {'open' if self.keys.gripper_open else 'closed'}")
@@ -117,7 +119,9 @@ class KeyboardTeleopNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return spin_node(KeyboardTeleopNode, executor='multi', args=args)
+    # On exit the gripper's PWM is zeroed, so the servo stops pushing.
+    return spin_node(KeyboardTeleopNode, executor='multi', args=args,
+                     on_exit=lambda node: node.io.stop_gripper())
 
 
 if __name__ == '__main__':

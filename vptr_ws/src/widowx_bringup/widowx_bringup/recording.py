@@ -2,18 +2,24 @@
 
 /vptr/action (std_msgs/Float32MultiArray, the raw 7-D action applied at each control step;
 one per tick, a held tick as zero movement)
-and /vptr/episode_event (std_msgs/String JSON {event, task, language, success}), named and
-encoded by vptr_training.data.rosbag_io so `vptr data rosbag` reads what is recorded.
+and /vptr/episode_event (std_msgs/String JSON {event, task, language, success}, transient
+local), named and encoded by vptr_training.data.rosbag_io so `vptr data rosbag` reads what is
+recorded.
 """
 from __future__ import annotations
 
 import numpy as np
 from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
 from vptr_policy.control import StepResult
 from vptr_training.data.rosbag_io import ACTION_TOPIC, episode_event_json, EPISODE_EVENT_TOPIC
 
 
+# Episode events: reliable, transient local, the last 10 kept for late joiners.
+EVENT_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL)
 GRIPPER_OPEN = 1.0     # raw action[6] of an open gripper (Bridge: 1 open, 0 closed)
 GRIPPER_CLOSED = 0.0
 
@@ -48,7 +54,10 @@ class EpisodeRecorder:
         self.active = False
         self.gripper_in_effect = GRIPPER_OPEN
         self.action_pub = node.create_publisher(Float32MultiArray, ACTION_TOPIC, 10)
-        self.event_pub = node.create_publisher(String, EPISODE_EVENT_TOPIC, 10)
+        # Transient local: a recorder that subscribes after the first start event (ros2 bag
+        # record matches a transient-local offer) still receives it; volatile subscribers
+        # stay compatible.
+        self.event_pub = node.create_publisher(String, EPISODE_EVENT_TOPIC, EVENT_QOS)
 
     def start(self, gripper: float = GRIPPER_OPEN) -> None:
         """Begin an episode; `gripper` is the raw gripper value in effect at its start (the

@@ -133,6 +133,7 @@ class ScriptedCollectorNode(Node):
         end = self.plan.after_step(self.success)
         if end is not None:
             self.controller.stop()
+            self.io.stop_gripper()       # no effort left pushing between episodes
             self.recorder.end(end.success)
             self.get_logger().info(
                 f'episode {end.index} ended after {end.steps} steps: '

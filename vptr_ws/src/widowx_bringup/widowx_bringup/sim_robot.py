@@ -20,11 +20,12 @@ from vptr_training.robot.kinematics import FINGER_JOINTS, GRIPPER_JOINT
 EXPERT_ACTION_TOPIC = '/vptr/sim/expert_action'   # std_msgs/Float32MultiArray, raw 7-D
 SUCCESS_TOPIC = '/vptr/sim/success'               # std_msgs/Bool
 
-# Interbotix gripper linkage of the wx250s (motor config: horn_radius, arm_length): the
-# driver maps the gripper servo angle to a finger position with
+# Interbotix gripper linkage of the wx250s and wx250 (interbotix_xsarm_control
+# config/wx250s.yaml, grippers.gripper: horn_radius 0.014, arm_length 0.024; 0.022 / 0.036
+# are the vx300s values): the driver maps the gripper servo angle to a finger position with
 #   finger = r sin(angle) + sqrt(L^2 - (r cos(angle))^2).
-GRIPPER_HORN_RADIUS = 0.022
-GRIPPER_ARM_LENGTH = 0.036
+GRIPPER_HORN_RADIUS = 0.014
+GRIPPER_ARM_LENGTH = 0.024
 
 
 def finger_to_gripper_angle(finger: float) -> float:

@@ -4,8 +4,9 @@ policy node share, so that `vptr eval-sim` scores and robot behaviour cannot dri
 action (raw 7-D) -> EE target (deltas added to the previous TARGET, clipped to the
 workspace box) -> on a 5-DoF arm, the nearest reachable pose -> IK seeded with the measured
 joints (Newton-Raphson, 40 iterations, tol 1e-3) -> safety filter (`robot.safety`: NaN hold,
-workspace box, joint limits, velocity-limited step scaled down). No IK solution or a held
-filter leaves the arm and the target where they are (Bridge: skip the step).
+workspace box, joint limits, velocity-limited step scaled down). Non-finite inputs hold
+before IK. No IK solution or a held filter leaves the arm and the target where they are
+(Bridge: skip the step).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from vptr_training.robot import conventions
 from vptr_training.robot.kinematics import WidowXKinematics
-from vptr_training.robot.safety import filter_command, SafetyLimits
+from vptr_training.robot.safety import all_finite, filter_command, SafetyLimits
 
 
 @dataclass
@@ -30,8 +31,15 @@ class ArmStep:
 def bridge_arm_step(kin: WidowXKinematics, target6: np.ndarray, action: np.ndarray,
                     q_measured: np.ndarray, limits: SafetyLimits, ik_max_iters: int = 40,
                     ik_tol: float = 1e-3) -> ArmStep:
-    """The arm part of one control step (the gripper is commanded separately)."""
+    """The arm part of one control step (the gripper is commanded separately).
+
+    A non-finite action, target or measurement holds here, before IK: NumPy raises
+    LinAlgError on NaN inside IK's least-squares solve (the 5-DoF wx250), so the safety
+    filter's NaN rule would never be reached."""
     target6 = np.asarray(target6, dtype=np.float64)
+    if not all_finite(action, target6, q_measured):
+        return ArmStep(None, target6, 'hold: non-finite action, EE target or joint '
+                       'measurement', False)
     new_target = np.asarray(conventions.integrate_target(
         target6, action, limits.workspace_low, limits.workspace_high), dtype=np.float64)
     pose = conventions.state6_to_pose(new_target)

@@ -10,11 +10,14 @@ Rules, applied in this order by `filter_command` (each is also usable alone):
 3. Joint limits: the command is clamped into [lower, upper].
 4. Per-step joint change: if any joint would move more than `max_step` (velocity limit x
    step time) from the MEASURED joints, the whole step is scaled down by one common factor.
-   We scale rather than reject because (a) a uniform scale keeps the direction of motion in
-   joint space, so the arm still heads to the target and the next step continues the
-   motion; (b) the Interbotix driver itself rejects moves beyond velocity x moving_time, and
-   a rejected step would stall the policy for no gain. Rules 2 and 3 are then checked
-   again on the scaled command, the one actually sent.
+   This rule is the only speed limit between the policy and the motors: the Interbotix
+   driver (xs_sdk) forwards a JointGroupCommand's positions to the servos without any
+   velocity check (only the Python arm module checks speeds, and the node does not use it),
+   and the time-based motor profile then reaches any goal within its moving time, however
+   far. We scale rather than reject because a uniform scale keeps the direction of motion
+   in joint space, so the arm still heads to the target and the next step continues the
+   motion. Rules 2 and 3 are then checked again on the scaled command, the one actually
+   sent.
 """
 from __future__ import annotations
 
