@@ -1,6 +1,6 @@
 """Whole-system launch files, the Docker images and compose file, and the ROS-free rule
 for vptr_training. Launch files are imported against the fake launch API shared with the
-packages' tests (vptr_ws/src/vptr_policy/test/fake_ros.py)."""
+packages' tests (vptr_ws/src/widowx_bringup/test/fake_ros.py)."""
 import ast
 from pathlib import Path
 import re
@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / 'vptr_ws' / 'src' / 'vptr_policy' / 'test'))
+sys.path.insert(0, str(REPO / 'vptr_ws' / 'src' / 'widowx_bringup' / 'test'))
 import fake_ros  # noqa: E402, I100
 import launch_checks  # noqa: E402
 

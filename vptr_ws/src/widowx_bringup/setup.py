@@ -18,7 +18,8 @@ setup(
     zip_safe=True,
     maintainer='V-PTR maintainers',
     maintainer_email='vptr@example.org',
-    description='WidowX 250 bringup (real and simulated) and demo recording.',
+    description='WidowX 250 bringup (real and simulated), the arm interface the nodes share, '
+                'teleop, scripted collection and demo recording.',
     license='Apache-2.0',
     extras_require={'test': ['pytest']},
     entry_points={

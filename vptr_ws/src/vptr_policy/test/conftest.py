@@ -1,10 +1,13 @@
-"""Shared fixtures: the fake ROS graph (fake_ros.py, also used by widowx_bringup and tests/)."""
+"""Fixtures: the fake ROS graph and the launch checks live in widowx_bringup/test (the package
+this one depends on; shared, not copied), beside this folder in the workspace."""
 from pathlib import Path
 import sys
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parents[1] / 'widowx_bringup' / 'test'))
 import fake_ros  # noqa: E402, I100
 
 

@@ -9,7 +9,7 @@ import fake_ros
 import launch_checks
 import pytest
 from test_policy_node import camera_frame, feed, image_msg, joint_msg, KIN, make_node, SpyPolicy
-from vptr_policy.gripper import GripperPWM
+from widowx_bringup.gripper import GripperPWM
 
 PACKAGE = Path(__file__).resolve().parents[1]
 LAUNCH = PACKAGE / 'launch' / 'policy.launch.py'

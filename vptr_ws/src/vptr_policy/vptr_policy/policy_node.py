@@ -1,4 +1,19 @@
-"""ROS 2 node running a V-PTR checkpoint on the WidowX 250 (thin: logic is in control.py).
+"""ROS 2 node running a V-PTR checkpoint on the WidowX 250 (thin: the logic is ROS-free).
+
+One control tick, the call chain (paths under vptr_ws/src/):
+
+    PolicyNode._on_control_timer    vptr_policy/vptr_policy/policy_node.py   timer, control_hz
+     -> ArmIO.step                  widowx_bringup/widowx_bringup/arm_io.py  latest image and
+                                    joint state in; after the step, arm + gripper commands out
+     -> PolicyController.step       vptr_policy/vptr_policy/control.py (extends ArmController)
+     -> ArmController._step         widowx_bringup/widowx_bringup/arm_control.py  mode,
+                                    watchdog (stale or missing data holds), homing
+     -> PolicyController._policy_step  (ArmController's, arm_control.py)  EE state,
+                                    policy.act (vptr_training/vptr_training/policy.py), gripper
+     -> bridge_arm_step             vptr_training/vptr_training/robot/arm_step.py  EE target,
+                                    5-DoF projection, IK (robot/kinematics.py)
+     -> filter_command              vptr_training/vptr_training/robot/safety.py  NaN hold,
+                                    joint limits, workspace box, per-step joint change
 
 Subscribes to the camera image and the Interbotix joint states (sensor-data QoS, depth 1,
 only the latest message kept), runs `PolicyController.step` on a timer at control_hz, and
@@ -24,37 +39,40 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_srvs.srv import Trigger
-from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
-                                 PolicyController, spec_value, StepResult)
-from vptr_policy.ros_main import declare_parameters, spin_node
+from vptr_policy.control import only_task, PolicyController, spec_value
 from vptr_training.errors import ConfigError
-from vptr_training.policy import load_policy
+from vptr_training.policy import load_policy, MODES as ACTION_MODES
 from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
+from vptr_training.robot.kinematics import ROBOT_MODELS
+from widowx_bringup.arm_control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
+                                        StepResult)
+from widowx_bringup.arm_io import arm_parameters, ArmIO
+from widowx_bringup.gripper import GRIPPER_CLOSE_EFFORT, GRIPPER_OPEN_EFFORT
+from widowx_bringup.ros_main import declare_parameters, spin_node
 
-# name -> (default, description). Defaults match config/policy.yaml.
+# name -> (default, description): the one table of the node's parameters. Each default is
+# taken from where the value is defined (ControllerConfig, the arm's I/O, the policy
+# runtime); config/policy.yaml and the launch files' defaults are checked against this
+# table by test_policy_parameters.py.
 PARAMETERS: dict[str, tuple[Any, str]] = {
     'checkpoint_dir': ('', 'checkpoint directory written by vptr train/finetune (required)'),
-    'robot_model': ('wx250s', 'Interbotix arm model: wx250s (6-DoF) or wx250 (5-DoF: 6-D EE '
-                              'targets projected to the nearest reachable pose)'),
-    'robot_name': ('', 'driver namespace; empty = robot_model'),
-    'image_topic': ('/camera/image_raw', 'camera topic (rgb8 Image, or CompressedImage)'),
+    **arm_parameters('wx250s (6-DoF) or wx250 (5-DoF: 6-D EE targets projected to the '
+                     'nearest reachable pose)'),
     'image_is_compressed': (False, 'subscribe to sensor_msgs/CompressedImage instead'),
     'task': ('', 'task name from the checkpoint spec; empty = its only task'),
-    'control_hz': (5.0, 'control rate (Hz); Bridge data is 5 Hz'),
-    'action_mode': ('actor', 'actor: actor mean; q-rerank: best of sampled actions by Q'),
+    'action_mode': (ACTION_MODES[0],
+                    'actor: actor mean; q-rerank: best of sampled actions by Q'),
     'device': ('cpu', 'torch device for the policy'),
     'workspace_low': ([float(v) for v in WORKSPACE_LOW], 'EE target box lower corner (m)'),
     'workspace_high': ([float(v) for v in WORKSPACE_HIGH], 'EE target box upper corner (m)'),
-    'max_joint_step': (0.0, 'max joint change per step (rad); 0 = velocity limit x period'),
-    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
-    'gripper_threshold': (0.5, 'gripper action above this opens the gripper'),
-    'gripper_open_effort': (250.0, 'PWM effort sent to open the gripper'),
-    'gripper_close_effort': (-250.0, 'PWM effort sent to close the gripper'),
+    'max_joint_step': (ControllerConfig.max_joint_step,
+                       'max joint change per step (rad); 0 = velocity limit x period'),
+    'gripper_threshold': (ControllerConfig.gripper_threshold,
+                          'gripper action above this opens the gripper'),
+    'gripper_open_effort': (GRIPPER_OPEN_EFFORT, 'PWM effort sent to open the gripper'),
+    'gripper_close_effort': (GRIPPER_CLOSE_EFFORT, 'PWM effort sent to close the gripper'),
     'autostart': (False, 'start running the policy without a ~/start call'),
 }
-ACTION_MODES = ('actor', 'q-rerank')
-ROBOT_MODELS = ('wx250s', 'wx250')
 
 
 class PolicyNode(Node):
@@ -76,7 +94,7 @@ class PolicyNode(Node):
         # Checked before the (slow) checkpoint load: an unknown model is a ConfigError.
         self.kinematics = controller_kinematics(p['robot_model'])
         policy = load_policy(p['checkpoint_dir'], mode=p['action_mode'], device=p['device'])
-        task = p['task'] or _only_task(policy)
+        task = p['task'] or only_task(policy)
         spec_hz = spec_value(policy, 'control_hz')
         if spec_hz and abs(float(spec_hz) - float(p['control_hz'])) > 1e-6:
             self.get_logger().warning(f"control_hz {p['control_hz']} differs from the "
@@ -162,13 +180,6 @@ class PolicyNode(Node):
 def _reason_kind(reason: str | None) -> str | None:
     """A step's reason with its numbers blanked, to tell a new condition from a repeat."""
     return None if reason is None else re.sub(r'-?\d+(\.\d+)?(e-?\d+)?', '#', reason)
-
-
-def _only_task(policy: Any) -> str:
-    names = list(spec_value(policy, 'task_names') or [])
-    if len(names) != 1:
-        raise ConfigError(f'parameter task is required: the checkpoint has tasks {names}')
-    return names[0]
 
 
 def _trigger(node: Node, name: str, transition: Callable[[], tuple[bool, str]]) -> Callable:

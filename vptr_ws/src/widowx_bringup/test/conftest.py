@@ -1,4 +1,4 @@
-"""Fixtures: the one fake ROS module lives in vptr_policy/test (shared, not copied)."""
+"""Fixtures: the fake ROS graph (fake_ros.py here; vptr_policy's tests and tests/ use it too)."""
 import os
 from pathlib import Path
 import sys
@@ -6,8 +6,7 @@ import sys
 import pytest
 
 os.environ.setdefault('MUJOCO_GL', 'egl')
-FAKE_ROS_DIR = Path(__file__).resolve().parents[2] / 'vptr_policy' / 'test'
-sys.path.insert(0, str(FAKE_ROS_DIR))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fake_ros  # noqa: E402, I100
 
 

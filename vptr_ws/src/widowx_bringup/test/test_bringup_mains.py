@@ -1,4 +1,4 @@
-"""Each bringup node's main() through the shared vptr_policy.ros_main.spin_node: the exit
+"""Each bringup node's main() through the shared widowx_bringup.ros_main.spin_node: the exit
 code 2 path for a bad configuration and clean runs, with either arm model."""
 import os
 import sys

@@ -1,6 +1,6 @@
 """The bringup nodes wired to the fake rclpy: the sim robot serves the driver's topics, the
-policy node and the scripted collector drive it through them, and what the collector
-publishes converts with `vptr data rosbag`."""
+scripted collector drives it through them, and what the collector publishes converts with
+`vptr data rosbag`. (The policy node driving the sim: vptr_policy's test_policy_with_sim.py.)"""
 import json
 import os
 from pathlib import Path
@@ -74,33 +74,6 @@ def test_sim_follows_driver_commands_and_resets(ros):
     response = node.service('/sim_robot/reset').call()
     assert response.success and 'seed 1' in response.message
     assert node.robot.gripper_open
-
-
-def test_policy_node_drives_the_sim_through_topics(ros):
-    """The policy node cannot tell the sim from the driver: the scripted expert plugged in
-    as its policy completes the task through the ROS topics alone."""
-    from vptr_training.sim.experts import make_expert
-    sim = start_sim(ros, **SMALL_CAMERA)
-    expert = make_expert(sim.env, seed=0)
-
-    class ExpertPolicy:
-        spec = {'task_names': [TASK], 'image_size': 64, 'control_hz': 5.0}
-
-        def act(self, image, state, task):
-            assert image.shape == (120, 160, 3)
-            return expert(None)
-
-    policy_module = fake_ros.import_fresh('vptr_policy.policy_node')
-    policy_module.load_policy = lambda path, mode='actor', device='cpu': ExpertPolicy()
-    ros.parameter_overrides['policy_node'] = dict(checkpoint_dir='/ckpt', autostart=True)
-    policy_node = policy_module.PolicyNode()
-    success = sim.publisher('/vptr/sim/success')
-    for _ in range(40):
-        ros.spin_for(0.2)
-        if success.messages and success.messages[-1].data:
-            break
-    assert success.messages[-1].data, 'the expert did not finish the task through ROS'
-    assert len(policy_node.publisher('/wx250s/commands/joint_group').messages) >= 10
 
 
 class BagTap:

@@ -3,7 +3,7 @@ ticks as zero movement with the gripper value still in effect."""
 import fake_ros
 import numpy as np
 import pytest
-from vptr_policy.control import MODE_RUNNING, StepResult
+from widowx_bringup.arm_control import MODE_RUNNING, StepResult
 
 ACTION = np.array([0.01, -0.02, 0.03, 0.1, -0.1, 0.2, 0.0], dtype=np.float32)
 ARM_CMD = np.zeros(6)

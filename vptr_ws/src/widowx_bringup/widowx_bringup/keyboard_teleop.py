@@ -1,6 +1,6 @@
 """Keyboard teleoperation of the WidowX (real or simulated) for recording demos.
 
-Keys (see teleop.py) become raw Bridge actions; they go through the same PolicyController
+Keys (see teleop.py) become raw Bridge actions; they go through the same ArmController
 as the learned policy (EE target integration, IK, safety filter) and out as Interbotix
 joint commands, so demos and policy rollouts share one controller. While an episode runs,
 each control step's action is published on /vptr/action (std_msgs/Float32MultiArray) and
@@ -16,24 +16,20 @@ import numpy as np
 import rclpy
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
-from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
-                                 PolicyController)
-from vptr_policy.ros_main import declare_parameters, spin_node
+from widowx_bringup.arm_control import (ArmController, controller_kinematics, ControllerConfig,
+                                        MODE_RUNNING)
+from widowx_bringup.arm_io import arm_parameters, ArmIO
 from widowx_bringup.recording import EpisodeRecorder, GRIPPER_CLOSED, GRIPPER_OPEN
+from widowx_bringup.ros_main import declare_parameters, spin_node
 from widowx_bringup.teleop import HELP, KeyReader, TeleopState
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'Interbotix arm model; teleop drives the 6-D EE controller (a '
-                              'wx250 follows the nearest reachable pose)'),
-    'robot_name': ('', 'driver namespace; empty = robot_model'),
-    'image_topic': ('/camera/image_raw', 'camera topic (needed fresh while recording)'),
+    **arm_parameters('teleop drives the 6-D EE controller (a 5-DoF arm follows the nearest '
+                     'reachable pose); the camera image must be fresh while recording'),
     'task': ('teleop_task', 'task name written into the episode events'),
     'language': ('', 'language instruction written into the episode events'),
-    'control_hz': (5.0, 'control and recording rate (Hz)'),
     'translation_step': (0.02, 'm per key press (per control step at most 0.05)'),
     'rotation_step': (0.1, 'rad per key press (per control step at most 0.25)'),
-    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
     'key_poll_hz': (50.0, 'how often the terminal is polled for keys (Hz)'),
 }
 
@@ -56,7 +52,7 @@ class KeyboardTeleopNode(Node):
         robot_name = p['robot_name'] or p['robot_model']
         kinematics = controller_kinematics(p['robot_model'])
         self.keys = TeleopState(p['translation_step'], p['rotation_step'])
-        self.controller = PolicyController(
+        self.controller = ArmController(
             KeyboardPolicy(self.keys), kinematics,
             ControllerConfig(task=p['task'], control_hz=float(p['control_hz']),
                              stale_timeout=float(p['stale_timeout'])))

@@ -3,8 +3,8 @@
 /vptr/action (std_msgs/Float32MultiArray, the raw 7-D action applied at each control step;
 one per tick, a held tick as zero movement)
 and /vptr/episode_event (std_msgs/String JSON {event, task, language, success}, transient
-local), named and encoded by vptr_training.data.rosbag_io so `vptr data rosbag` reads what is
-recorded.
+local), named in vptr_training.robot.topics and encoded by vptr_training.data.rosbag_io, so
+`vptr data rosbag` reads what is recorded.
 """
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import numpy as np
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import Float32MultiArray, String
-from vptr_policy.control import StepResult
-from vptr_training.data.rosbag_io import ACTION_TOPIC, episode_event_json, EPISODE_EVENT_TOPIC
+from vptr_training.data.rosbag_io import episode_event_json
+from vptr_training.robot.topics import ACTION_TOPIC, EPISODE_EVENT_TOPIC
+from widowx_bringup.arm_control import StepResult
 
 
 # Episode events: reliable, transient local, the last 10 kept for late joiners.

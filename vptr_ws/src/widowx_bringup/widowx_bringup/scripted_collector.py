@@ -2,7 +2,7 @@
 
 The sim node (publish_expert:=true) publishes the scripted expert's raw action at 5 Hz on
 /vptr/sim/expert_action and the task success flag on /vptr/sim/success. This node feeds
-each expert action through the same PolicyController as the policy node (EE target, IK,
+each expert action through the same ArmController as the policy node (EE target, IK,
 safety) to the driver command topics, publishes the applied action on /vptr/action and
 brackets every episode with /vptr/episode_event start / end (task, language, success). A
 `ros2 bag record` of those topics (record_demos.launch.py) is then exactly what
@@ -22,27 +22,27 @@ from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
-from vptr_policy.arm_io import ArmIO
-from vptr_policy.control import controller_kinematics, ControllerConfig, PolicyController
-from vptr_policy.ros_main import declare_parameters, spin_node
 from vptr_training.errors import ConfigError
+from vptr_training.sim.model import SIM_ROBOT_MODEL
+from widowx_bringup.arm_control import (ArmController, controller_kinematics, ControllerConfig,
+                                        MODE_RUNNING)
+from widowx_bringup.arm_io import arm_parameters, ArmIO
 from widowx_bringup.collector import CollectionPlan, FINISHED
 from widowx_bringup.recording import EpisodeRecorder, GRIPPER_OPEN
+from widowx_bringup.ros_main import declare_parameters, spin_node
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SUCCESS_TOPIC
 
 # s between warnings while the simulator's reset service is missing
 RESET_WARNING_PERIOD = 5.0
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'arm model of the EE controller (the simulator is a wx250s)'),
-    'robot_name': ('', 'driver namespace; empty = robot_model'),
-    'image_topic': ('/camera/image_raw', 'camera topic (must be fresh for each step)'),
+    **arm_parameters(f'model of the EE controller (the simulator is a {SIM_ROBOT_MODEL}); '
+                     'the camera image must be fresh for each step; control_hz is the rate '
+                     'at which the expert publishes'),
     'task': ('put_carrot_on_plate', 'task name of the episodes (the sim node runs it)'),
     'language': ('', 'language instruction for the episode events'),
     'num_episodes': (10, 'episodes to collect, then the node exits'),
     'max_steps': (40, 'control steps before an episode ends as a failure'),
-    'control_hz': (5.0, 'control rate (Hz) of the controller, as the expert publishes'),
-    'stale_timeout': (0.5, 'sensor data older than this (s) -> no command'),
     'reset_service': ('/sim_robot/reset', 'std_srvs/Trigger service resetting the sim'),
 }
 
@@ -65,7 +65,7 @@ class ScriptedCollectorNode(Node):
         robot_name = p['robot_name'] or p['robot_model']
         kinematics = controller_kinematics(p['robot_model'])
         self.expert = ExpertActionPolicy()
-        self.controller = PolicyController(
+        self.controller = ArmController(
             self.expert, kinematics,
             ControllerConfig(task=p['task'], control_hz=float(p['control_hz']),
                              stale_timeout=float(p['stale_timeout'])))
@@ -125,7 +125,7 @@ class ScriptedCollectorNode(Node):
             self.controller.start()
             self.recorder.start(GRIPPER_OPEN)     # the sim's ~/reset opens the gripper
             self.get_logger().info(f'episode {self.plan.episode} started')
-        if self.controller.mode != 'running':
+        if self.controller.mode != MODE_RUNNING:
             return
         self.expert.action = action
         result = self.io.step(self.controller)

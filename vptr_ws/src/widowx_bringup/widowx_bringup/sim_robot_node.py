@@ -20,24 +20,29 @@ from rclpy.node import Node
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import Bool, Float32MultiArray
 from std_srvs.srv import Trigger
-from vptr_policy.ros_main import declare_parameters, spin_node
 from vptr_training.errors import ConfigError
+from vptr_training.robot.conventions import CONTROL_HZ
 from vptr_training.robot.messages import rgb_to_image_fields
+from vptr_training.robot.topics import (IMAGE_TOPIC, joint_group_command_topic,
+                                        joint_single_command_topic, joint_states_topic)
+from vptr_training.sim.model import SIM_ROBOT_MODEL
+from widowx_bringup.ros_main import declare_parameters, spin_node
 from widowx_bringup.sim_robot import EXPERT_ACTION_TOPIC, SimRobot, SUCCESS_TOPIC
 
 PARAMETERS: dict[str, tuple[Any, str]] = {
-    'robot_model': ('wx250s', 'simulated arm model (the MuJoCo model is a wx250s)'),
+    'robot_model': (SIM_ROBOT_MODEL, f'simulated arm model (the MuJoCo model is a '
+                                     f'{SIM_ROBOT_MODEL})'),
     'robot_name': ('', 'driver namespace; empty = robot_model'),
     'task': ('put_carrot_on_plate', 'simulated task (vptr_training.sim.TASKS)'),
     'condition': ('seen', 'scene randomisation: seen | new_positions | new_distractors'),
     'seed': (0, 'seed of the first episode; each ~/reset uses the next one'),
-    'camera_topic': ('/camera/image_raw', 'camera image topic (sensor_msgs/Image rgb8)'),
+    'camera_topic': (IMAGE_TOPIC, 'camera image topic (sensor_msgs/Image rgb8)'),
     'camera_frame_id': ('camera_color_optical_frame', 'frame_id of the camera images'),
     'camera_width': (640, 'camera image width (px)'),
     'camera_height': (480, 'camera image height (px)'),
     'camera_hz': (10.0, 'camera publish rate (Hz); >= the policy rate'),
     'joint_state_hz': (50.0, 'joint state rate and physics tick (Hz)'),
-    'control_hz': (5.0, 'rate of the expert action and success topics (Hz)'),
+    'control_hz': (CONTROL_HZ, 'rate of the expert action and success topics (Hz)'),
     'publish_expert': (False, 'publish the scripted expert action for the collector'),
     'expert_noise': (0.0, 'scripted expert action noise (fraction of the action bound)'),
 }
@@ -47,8 +52,9 @@ class SimRobotNode(Node):
     def __init__(self) -> None:
         super().__init__('sim_robot')
         p = declare_parameters(self, PARAMETERS)
-        if p['robot_model'] != 'wx250s':
-            raise ConfigError(f"the simulator models a wx250s, not {p['robot_model']!r}")
+        if p['robot_model'] != SIM_ROBOT_MODEL:
+            raise ConfigError(f'the simulator models a {SIM_ROBOT_MODEL}, '
+                              f"not {p['robot_model']!r}")
         robot_name = p['robot_name'] or p['robot_model']
         # Imported here: MuJoCo start-up is the slow part of this node, keep import cheap.
         from vptr_training.sim.env import WidowXSimEnv
@@ -65,13 +71,13 @@ class SimRobotNode(Node):
         self.frame_id = p['camera_frame_id']
         self.tick = 1.0 / float(p['joint_state_hz'])
 
-        self.joint_pub = self.create_publisher(JointState, f'/{robot_name}/joint_states', 10)
+        self.joint_pub = self.create_publisher(JointState, joint_states_topic(robot_name), 10)
         self.image_pub = self.create_publisher(Image, p['camera_topic'], 10)
         self.success_pub = self.create_publisher(Bool, SUCCESS_TOPIC, 10)
         self.expert_pub = self.create_publisher(Float32MultiArray, EXPERT_ACTION_TOPIC, 10)
-        self.create_subscription(JointGroupCommand, f'/{robot_name}/commands/joint_group',
+        self.create_subscription(JointGroupCommand, joint_group_command_topic(robot_name),
                                  self._on_joint_group, 10)
-        self.create_subscription(JointSingleCommand, f'/{robot_name}/commands/joint_single',
+        self.create_subscription(JointSingleCommand, joint_single_command_topic(robot_name),
                                  self._on_joint_single, 10)
         self.create_timer(self.tick, self._on_physics_tick)
         self.create_timer(1.0 / float(p['camera_hz']), self._on_camera)

@@ -45,7 +45,7 @@ from vptr_training.data.store import EpisodeData
 from vptr_training.errors import DataError
 from vptr_training.robot import conventions
 from vptr_training.robot.image import squash_resize
-from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_training.robot.kinematics import DEFAULT_ROBOT_MODEL, ROBOT_MODELS, WidowXKinematics
 from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
                                           joint_state_to_arrays)
 
@@ -119,7 +119,7 @@ class RosbagOptions:
     joint_topic: str | None = None          # or the only image topic; None: /<model>/...
     action_topic: str = rosbag_io.ACTION_TOPIC
     event_topic: str = rosbag_io.EPISODE_EVENT_TOPIC
-    robot_model: str = 'wx250s'
+    robot_model: str = DEFAULT_ROBOT_MODEL
     image_size: int = 128
     control_hz: float = conventions.CONTROL_HZ
 
@@ -620,8 +620,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--event-topic', default=rosbag_io.EPISODE_EVENT_TOPIC,
                         help='episode start/end events (std_msgs/String JSON); absent: the '
                         f'whole bag is one episode (default {rosbag_io.EPISODE_EVENT_TOPIC})')
-    parser.add_argument('--robot-model', choices=('wx250s', 'wx250'), default='wx250s',
-                        help='WidowX model for the kinematics (default wx250s)')
+    parser.add_argument('--robot-model', choices=ROBOT_MODELS, default=DEFAULT_ROBOT_MODEL,
+                        help=f'WidowX model for the kinematics (default {DEFAULT_ROBOT_MODEL})')
     parser.add_argument('--control-hz', type=float, default=conventions.CONTROL_HZ,
                         help=f'control rate to resample to (default {conventions.CONTROL_HZ:g})')
 

@@ -22,14 +22,14 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import get_types_from_msg, get_typestore, Stores
 from rosbags.typesys.store import Typestore
 from vptr_training.robot.messages import rgb_to_image_fields, seconds_to_stamp_fields
+# The topic names are defined once in robot/topics.py; re-exported here for the converter,
+# the demo writer and their tests.
+from vptr_training.robot.topics import (  # noqa: F401
+    ACTION_TOPIC, COMPRESSED_IMAGE_TOPIC, DEFAULT_ROBOT_NAME, EPISODE_EVENT_TOPIC, IMAGE_TOPIC,
+    joint_group_command_topic, joint_single_command_topic, JOINT_STATES_TOPIC,
+    joint_states_topic)
 
-# ---- topics and types (the recorder launch file uses the same names) -----------------------
-DEFAULT_ROBOT_NAME = 'wx250s'
-IMAGE_TOPIC = '/camera/image_raw'
-COMPRESSED_IMAGE_TOPIC = '/camera/image_raw/compressed'
-ACTION_TOPIC = '/vptr/action'
-EPISODE_EVENT_TOPIC = '/vptr/episode_event'
-
+# ---- message types -------------------------------------------------------------------------
 IMAGE_TYPE = 'sensor_msgs/msg/Image'
 COMPRESSED_IMAGE_TYPE = 'sensor_msgs/msg/CompressedImage'
 JOINT_STATE_TYPE = 'sensor_msgs/msg/JointState'
@@ -40,22 +40,6 @@ JOINT_SINGLE_COMMAND_TYPE = 'interbotix_xs_msgs/msg/JointSingleCommand'
 
 ACTION_DIM = 7
 EPISODE_EVENTS = ('start', 'end')
-
-
-def joint_states_topic(robot_name: str = DEFAULT_ROBOT_NAME) -> str:
-    """'/wx250s/joint_states': the Interbotix driver publishes under the robot namespace."""
-    return f'/{robot_name}/joint_states'
-
-
-def joint_group_command_topic(robot_name: str = DEFAULT_ROBOT_NAME) -> str:
-    return f'/{robot_name}/commands/joint_group'
-
-
-def joint_single_command_topic(robot_name: str = DEFAULT_ROBOT_NAME) -> str:
-    return f'/{robot_name}/commands/joint_single'
-
-
-JOINT_STATES_TOPIC = joint_states_topic()
 
 # interbotix_xs_msgs, as shipped by interbotix_ros_core (comments dropped).
 INTERBOTIX_MSG_DEFINITIONS: dict[str, str] = {

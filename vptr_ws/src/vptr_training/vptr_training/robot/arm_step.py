@@ -6,7 +6,8 @@ workspace box) -> on a 5-DoF arm, the nearest reachable pose -> IK seeded with t
 joints (Newton-Raphson, 40 iterations, tol 1e-3) -> safety filter (`robot.safety`: NaN hold,
 workspace box, joint limits, velocity-limited step scaled down). Non-finite inputs hold
 before IK. No IK solution or a held filter leaves the arm and the target where they are
-(Bridge: skip the step).
+(Bridge: skip the step). The gripper is commanded apart from the arm, absolute:
+`gripper_open(action)` (open when action[6] > GRIPPER_THRESHOLD).
 """
 from __future__ import annotations
 
@@ -17,6 +18,14 @@ import numpy as np
 from vptr_training.robot import conventions
 from vptr_training.robot.kinematics import WidowXKinematics
 from vptr_training.robot.safety import all_finite, filter_command, SafetyLimits
+
+# Bridge: the gripper action is absolute, 1 open / 0 closed; above this it opens.
+GRIPPER_THRESHOLD = 0.5
+
+
+def gripper_open(action: np.ndarray, threshold: float = GRIPPER_THRESHOLD) -> bool:
+    """The gripper command of a raw 7-D action: True open, False closed."""
+    return bool(action[6] > threshold)
 
 
 @dataclass

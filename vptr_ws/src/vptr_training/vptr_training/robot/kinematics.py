@@ -116,16 +116,20 @@ def _log_rigid(R: _Rot, p: _Vec) -> tuple[_Vec, _Vec]:
     return (w[0] * theta, w[1] * theta, w[2] * theta), v
 
 
+# The Interbotix arm models we support: the 6-DoF wx250s (Bridge's arm, the default) and
+# the 5-DoF wx250 (no forearm_roll). Every model list and default in the code comes from here.
+ROBOT_MODELS = ('wx250s', 'wx250')
+DEFAULT_ROBOT_MODEL = ROBOT_MODELS[0]
+_MODEL_JOINTS = {'wx250s': [0, 1, 2, 3, 4, 5], 'wx250': [0, 1, 2, 4, 5]}
+
+
 class WidowXKinematics:
     """Forward and inverse kinematics of an Interbotix WidowX 250 arm."""
 
-    def __init__(self, model: str = 'wx250s') -> None:
-        if model == 'wx250s':
-            keep = [0, 1, 2, 3, 4, 5]
-        elif model == 'wx250':
-            keep = [0, 1, 2, 4, 5]  # no forearm_roll
-        else:
-            raise ValueError(f"unknown WidowX model {model!r}: expected 'wx250s' or 'wx250'")
+    def __init__(self, model: str = DEFAULT_ROBOT_MODEL) -> None:
+        if model not in ROBOT_MODELS:
+            raise ValueError(f'unknown WidowX model {model!r}: expected one of {ROBOT_MODELS}')
+        keep = _MODEL_JOINTS[model]
         self.model = model
         self.screws = _SCREWS_WX250S[keep].copy()
         self.joint_names: tuple[str, ...] = tuple(_JOINTS_WX250S[i] for i in keep)

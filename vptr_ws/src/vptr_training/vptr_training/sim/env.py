@@ -1,9 +1,9 @@
 """The simulated WidowX 250 as a gymnasium environment, with the Bridge controller on top.
 
-Step semantics follow the Bridge WidowX controller (ROBOT.md, ALGORITHMS.md):
+Step semantics follow the Bridge WidowX controller (docs/robot.md, docs/method.md):
 - action: RAW 7-D [dx, dy, dz, droll, dpitch, dyaw, gripper], deltas applied to the
   previous TARGET pose (`conventions.integrate_target`, workspace-clipped), gripper
-  absolute, open when > 0.5;
+  absolute, open above `arm_step.GRIPPER_THRESHOLD` (`arm_step.gripper_open`);
 - the arm step is the policy node's (`robot/arm_step.py::bridge_arm_step`): IK with the
   shared `WidowXKinematics` (Newton-Raphson, seeded with the measured joints, 40
   iterations, tol 1e-3), then the shared safety filter (joint limits, workspace box, a step
@@ -29,7 +29,7 @@ import gymnasium as gym  # noqa: E402
 import mujoco  # noqa: E402
 import numpy as np  # noqa: E402
 
-from vptr_training.robot.arm_step import bridge_arm_step  # noqa: E402
+from vptr_training.robot.arm_step import bridge_arm_step, gripper_open  # noqa: E402
 from vptr_training.robot.conventions import (  # noqa: E402
     ACTION_HIGH, ACTION_LOW, ee_state_from_joints, pose_to_state6, RESET_STATE6,
     state6_to_pose, WORKSPACE_HIGH, WORKSPACE_LOW)
@@ -44,7 +44,6 @@ from vptr_training.sim.tasks import (  # noqa: E402
 
 CONTROL_PERIOD = 0.2          # s (5 Hz)
 FINGER_SPEED = 0.15           # m/s of the finger goal
-GRIPPER_THRESHOLD = 0.5
 SETTLE_TIME = 0.3             # s of physics after a reset, so objects come to rest
 CAMERA_ASPECT = 4.0 / 3.0     # 640x480
 CTRL_TICK_SECONDS = 0.01      # servo goals are updated every 10 ms
@@ -85,7 +84,7 @@ class WidowXSimEnv(gym.Env):
         self.render_mode = 'rgb_array'
         self.obs_height = max(1, int(round(self.image_size * render_scale)))
         self.obs_width = max(1, int(round(self.obs_height * CAMERA_ASPECT)))
-        self.kin = WidowXKinematics('wx250s')
+        self.kin = WidowXKinematics(sim_model.SIM_ROBOT_MODEL)
         # The policy node's defaults (ControllerConfig): Bridge's workspace box, a joint step
         # of at most velocity limit x control period.
         self._limits = SafetyLimits.from_kinematics(self.kin, CONTROL_PERIOD, WORKSPACE_LOW,
@@ -178,7 +177,7 @@ class WidowXSimEnv(gym.Env):
         if arm.joints is not None:
             self._arm_goal = arm.joints
         ok = arm.joints is not None
-        self._finger_goal = FINGER_LIMITS[1] if a[6] > GRIPPER_THRESHOLD else FINGER_LIMITS[0]
+        self._finger_goal = FINGER_LIMITS[1] if gripper_open(a) else FINGER_LIMITS[0]
         self.advance(CONTROL_PERIOD)
         self._steps += 1
         info = self._info(ik_ok=bool(ok))

@@ -1,6 +1,6 @@
 """MJCF of a WidowX 250 6DOF (wx250s) on a table, written by hand from primitive geoms.
 
-The arm's kinematics are derived from the product-of-exponentials numbers in ROBOT.md
+The arm's kinematics are derived from the product-of-exponentials numbers of docs/robot.md
 (the same ones `robot/kinematics.py` uses), so MuJoCo's end-effector site and
 `WidowXKinematics.fk` agree (a test checks 1 mm): every joint sits on its screw axis,
 the point q on an axis follows from v = -w x q, and all link frames are aligned with the
@@ -30,6 +30,7 @@ import numpy as np
 
 from vptr_training.robot.kinematics import FINGER_LIMITS, HOME_POSE
 
+SIM_ROBOT_MODEL = 'wx250s'     # the arm this model is (ROBOT_MODELS in robot/kinematics.py)
 ARM_JOINTS = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate')
 FINGER_JOINTS = ('left_finger', 'right_finger')
 EE_SITE = 'ee_site'

@@ -23,7 +23,7 @@ def make_node_class():
 @pytest.mark.parametrize('kind, executor_class', [('multi', 'MultiThreadedExecutor'),
                                                   ('single', 'SingleThreadedExecutor')])
 def test_spin_node_spins_the_chosen_executor_then_cleans_up(ros, kind, executor_class):
-    ros_main = fake_ros.import_fresh('vptr_policy.ros_main')
+    ros_main = fake_ros.import_fresh('widowx_bringup.ros_main')
     created = []
 
     def factory():
@@ -41,7 +41,7 @@ def test_spin_node_spins_the_chosen_executor_then_cleans_up(ros, kind, executor_
 
 
 def test_spin_node_reports_a_vptr_error_during_construction(ros, capsys):
-    ros_main = fake_ros.import_fresh('vptr_policy.ros_main')
+    ros_main = fake_ros.import_fresh('widowx_bringup.ros_main')
     exits = []
 
     def factory():
@@ -56,7 +56,7 @@ def test_spin_node_reports_a_vptr_error_during_construction(ros, capsys):
 @pytest.mark.parametrize('interruption', ['KeyboardInterrupt', 'ExternalShutdownException'])
 def test_spin_node_ends_cleanly_on_ctrl_c_and_external_shutdown(
         ros, monkeypatch, interruption):
-    ros_main = fake_ros.import_fresh('vptr_policy.ros_main')
+    ros_main = fake_ros.import_fresh('widowx_bringup.ros_main')
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
     error = {'KeyboardInterrupt': KeyboardInterrupt,
              'ExternalShutdownException': ExternalShutdownException}[interruption]
@@ -73,7 +73,7 @@ def test_spin_node_ends_cleanly_on_ctrl_c_and_external_shutdown(
 
 
 def test_spin_node_lets_programming_errors_through_but_shuts_down(ros):
-    ros_main = fake_ros.import_fresh('vptr_policy.ros_main')
+    ros_main = fake_ros.import_fresh('widowx_bringup.ros_main')
 
     def factory():
         raise TypeError('a bug, not a configuration problem')
@@ -86,7 +86,7 @@ def test_spin_node_lets_programming_errors_through_but_shuts_down(ros):
 
 
 def test_declare_parameters_declares_described_parameters_with_overrides(ros):
-    ros_main = fake_ros.import_fresh('vptr_policy.ros_main')
+    ros_main = fake_ros.import_fresh('widowx_bringup.ros_main')
     import rclpy
     rclpy.init()
     ros.set_parameters('tiny', rate=10.0)

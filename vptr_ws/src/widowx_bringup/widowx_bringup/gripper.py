@@ -14,6 +14,10 @@ import math
 
 from vptr_training.robot.kinematics import FINGER_LIMITS
 
+# PWM efforts of the wx250s gripper servo (Interbotix's default gripper pressure).
+GRIPPER_OPEN_EFFORT = 250.0
+GRIPPER_CLOSE_EFFORT = -250.0
+
 
 class GripperPWM:
     """Which effort to send this tick; None means nothing new to send."""

@@ -29,8 +29,8 @@ launch, launch_ros), so that code which breaks on a real install breaks here too
 - attribute names are rclpy's (`qos_profile`, `topic` as given and `topic_name`
   resolved, `srv_name`); test helpers are marked as such.
 
-One module, used by the vptr_policy and widowx_bringup tests and by the repo-level tests:
-    sys.path.insert(0, <repo>/vptr_ws/src/vptr_policy/test); import fake_ros
+One module, used by the widowx_bringup and vptr_policy tests and by the repo-level tests:
+    sys.path.insert(0, <repo>/vptr_ws/src/widowx_bringup/test); import fake_ros
     world = fake_ros.install(monkeypatch)      # modules go into sys.modules, undone after
     node_module = fake_ros.import_fresh('vptr_policy.policy_node')
 
@@ -1670,10 +1670,10 @@ def build_modules(world: FakeWorld) -> dict[str, types.ModuleType]:
 
 # Modules of this repository that import ROS at module level: dropped from sys.modules on
 # install so each test imports them against a fresh fake.
-ROS_USING_MODULES = ('vptr_policy.policy_node', 'vptr_policy.arm_io', 'vptr_policy.ros_main',
-                     'widowx_bringup.sim_robot_node', 'widowx_bringup.keyboard_teleop',
-                     'widowx_bringup.scripted_collector', 'widowx_bringup.arm_setup',
-                     'widowx_bringup.recording')
+ROS_USING_MODULES = ('vptr_policy.policy_node', 'widowx_bringup.arm_io',
+                     'widowx_bringup.ros_main', 'widowx_bringup.sim_robot_node',
+                     'widowx_bringup.keyboard_teleop', 'widowx_bringup.scripted_collector',
+                     'widowx_bringup.arm_setup', 'widowx_bringup.recording')
 
 
 def install(monkeypatch: Any) -> FakeWorld:

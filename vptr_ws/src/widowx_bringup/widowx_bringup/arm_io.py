@@ -1,8 +1,11 @@
-"""The ROS side of a controller: sensor subscriptions in, Interbotix commands out.
+"""The ROS side of the arm's controller: sensor subscriptions in, Interbotix commands out.
 
-Shared by the policy node and the widowx_bringup teleop / collector nodes, which drive the
-same `PolicyController` with other action sources. Subscriptions use sensor-data QoS with
-depth 1 and keep only the latest message; images are decoded only when a step needs one.
+The arm and camera interface of every node that drives the arm: the keyboard teleop, the
+scripted collector and vptr_policy's policy node, each with its own `ArmController` (the
+policy node's is a `PolicyController`). Topic names come from `vptr_training.robot.topics`
+(the driver's `/<robot_name>/...` topics and the camera's). Subscriptions use sensor-data
+QoS with depth 1 and keep only the latest message; images are decoded only when a step
+needs one.
 Gripper efforts go through `GripperPWM` (sent on a change, zeroed at the finger limits and
 while paused; `stop_gripper()` zeroes it at once).
 """
@@ -16,10 +19,15 @@ from rclpy.callback_groups import CallbackGroup
 from rclpy.node import Node
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image, JointState
-from vptr_policy.control import MODE_PAUSED, MODE_RUNNING, PolicyController, StepResult
-from vptr_policy.gripper import GripperPWM
+from vptr_training.robot.conventions import CONTROL_HZ
+from vptr_training.robot.kinematics import DEFAULT_ROBOT_MODEL, ROBOT_MODELS
 from vptr_training.robot.messages import (compressed_image_to_rgb, image_msg_to_rgb,
                                           joint_state_to_arrays, stamp_to_seconds)
+from vptr_training.robot.topics import (IMAGE_TOPIC, joint_group_command_topic,
+                                        joint_single_command_topic, joint_states_topic)
+from widowx_bringup.arm_control import (ArmController, ControllerConfig, MODE_PAUSED,
+                                        MODE_RUNNING, StepResult)
+from widowx_bringup.gripper import GRIPPER_CLOSE_EFFORT, GRIPPER_OPEN_EFFORT, GripperPWM
 
 # Sensor-data QoS with depth 1: only the newest image / joint state matters to a 5 Hz loop.
 SENSOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -31,12 +39,27 @@ COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          durability=DurabilityPolicy.VOLATILE)
 
 
+def arm_parameters(robot_model_help: str) -> dict[str, tuple[Any, str]]:
+    """The parameters every arm-driving node declares, `name -> (default, description)`;
+    defaults from the one place each is defined (ControllerConfig, kinematics, topics)."""
+    return {
+        'robot_model': (DEFAULT_ROBOT_MODEL, f'Interbotix arm model, one of '
+                                             f'{", ".join(ROBOT_MODELS)}: {robot_model_help}'),
+        'robot_name': ('', 'driver namespace; empty = robot_model'),
+        'image_topic': (IMAGE_TOPIC, 'camera topic (rgb8 Image, or CompressedImage)'),
+        'control_hz': (CONTROL_HZ, 'control rate (Hz); Bridge data is 5 Hz'),
+        'stale_timeout': (ControllerConfig.stale_timeout,
+                          'sensor data older than this (s) -> no command'),
+    }
+
+
 class ArmIO:
     """Latest camera frame and joint state of one arm, and its command publishers."""
 
     def __init__(self, node: Node, robot_name: str, arm_joint_names: list[str],
                  image_topic: str, image_is_compressed: bool = False,
-                 gripper_efforts: tuple[float, float] = (250.0, -250.0),
+                 gripper_efforts: tuple[float, float] = (GRIPPER_OPEN_EFFORT,
+                                                         GRIPPER_CLOSE_EFFORT),
                  sensor_group: CallbackGroup | None = None) -> None:
         self.node = node
         self.joint_names = list(arm_joint_names) + ['left_finger']
@@ -54,12 +77,12 @@ class ArmIO:
             CompressedImage if image_is_compressed else Image, image_topic, self._on_image,
             SENSOR_QOS, callback_group=sensor_group)
         self.joint_sub = node.create_subscription(
-            JointState, f'/{robot_name}/joint_states', self._on_joint_state, SENSOR_QOS,
+            JointState, joint_states_topic(robot_name), self._on_joint_state, SENSOR_QOS,
             callback_group=sensor_group)
         self.arm_pub = node.create_publisher(
-            JointGroupCommand, f'/{robot_name}/commands/joint_group', COMMAND_QOS)
+            JointGroupCommand, joint_group_command_topic(robot_name), COMMAND_QOS)
         self.gripper_pub = node.create_publisher(
-            JointSingleCommand, f'/{robot_name}/commands/joint_single', COMMAND_QOS)
+            JointSingleCommand, joint_single_command_topic(robot_name), COMMAND_QOS)
 
     def _stamp_or_receipt_time(self, stamp: float, what: str) -> float:
         """The header stamp, or the node's clock now when the stamp is zero.
@@ -98,7 +121,7 @@ class ArmIO:
     def now(self) -> float:
         return self.node.get_clock().now().nanoseconds * 1e-9
 
-    def step(self, controller: PolicyController) -> StepResult:
+    def step(self, controller: ArmController) -> StepResult:
         """Run one controller step on the latest data and publish its commands."""
         now = self.now()
         image = image_stamp = None
