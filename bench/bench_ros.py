@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / 'vptr_ws' / 'src' / 'vptr_policy' / 'test'))
 
 from checkpoints import make_random_checkpoint  # noqa: E402, I100
 from vptr_policy.control import PolicyController  # noqa: E402
-from vptr_training.policy import load_policy, MODES  # noqa: E402
+from vptr_training.policy import load_policy  # noqa: E402
 from vptr_training.robot import conventions  # noqa: E402
 from vptr_training.robot.kinematics import WidowXKinematics  # noqa: E402
 from vptr_training.robot.messages import image_msg_to_rgb, rgb_to_image_fields  # noqa: E402
@@ -84,7 +84,7 @@ def main() -> int:
     print(f'bench_ros: torch threads {torch.get_num_threads()}, {STEPS} control steps')
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = make_random_checkpoint(tmp, [TASK, 'open_drawer'])
-        for mode in MODES:
+        for mode in conventions.ACTION_MODES:
             print(f'control step (640x480 rgb8 -> joint command), {mode:8s}: '
                   f'{percentiles(bench_control(checkpoint, mode, kin))}')
     samples, rate = bench_ik(kin)

@@ -41,8 +41,8 @@ from rclpy.node import Node
 from std_srvs.srv import Trigger
 from vptr_policy.control import only_task, PolicyController, spec_value
 from vptr_training.errors import ConfigError
-from vptr_training.policy import load_policy, MODES as ACTION_MODES
-from vptr_training.robot.conventions import WORKSPACE_HIGH, WORKSPACE_LOW
+from vptr_training.policy import load_policy
+from vptr_training.robot.conventions import ACTION_MODES, WORKSPACE_HIGH, WORKSPACE_LOW
 from vptr_training.robot.kinematics import ROBOT_MODELS
 from widowx_bringup.arm_control import (controller_kinematics, ControllerConfig, MODE_RUNNING,
                                         StepResult)

@@ -238,7 +238,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "checkpoint's target task)")
     parser.add_argument('--conditions', default=','.join(CONDITIONS),
                         help='comma-separated subset of ' + ', '.join(CONDITIONS))
-    parser.add_argument('--mode', choices=('actor', 'q-rerank'), default='actor',
+    from vptr_training.robot.conventions import ACTION_MODES
+    parser.add_argument('--mode', choices=ACTION_MODES, default=ACTION_MODES[0],
                         help='act with tanh(mean) of the actor, or re-rank actor samples by Q')
     parser.add_argument('--seed', type=int, default=0, help='offset of the episode seeds')
     parser.add_argument('--out', type=Path, default=None,

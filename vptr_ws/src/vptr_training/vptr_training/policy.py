@@ -18,9 +18,10 @@ import numpy as np
 import torch
 
 from vptr_training.errors import CheckpointError, VptrError
+from vptr_training.robot.conventions import ACTION_MODES
 from vptr_training.robot.image import squash_resize
 
-MODES = ('actor', 'q-rerank')
+MODES = ACTION_MODES      # defined in robot/conventions.py (no torch import needed there)
 
 
 class Policy:

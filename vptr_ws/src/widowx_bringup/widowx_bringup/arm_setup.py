@@ -27,7 +27,7 @@ import argparse
 import sys
 from typing import Any
 
-from vptr_training.robot.kinematics import WidowXKinematics
+from vptr_training.robot.kinematics import DEFAULT_ROBOT_MODEL, ROBOT_MODELS, WidowXKinematics
 
 BRIDGE_MOVING_TIME = 0.25    # s, Profile_Velocity 250 in config/modes.yaml
 BRIDGE_ACCEL_TIME = 0.1      # s, Profile_Acceleration 100 in config/modes.yaml
@@ -41,7 +41,7 @@ class SetupError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='arm_setup', description=__doc__.split('\n\n')[0])
-    parser.add_argument('--robot-model', default='wx250s', choices=('wx250s', 'wx250'))
+    parser.add_argument('--robot-model', default=DEFAULT_ROBOT_MODEL, choices=ROBOT_MODELS)
     parser.add_argument('--robot-name', default='', help='driver namespace (default: model)')
     parser.add_argument('--pose', default='neutral', choices=POSES,
                         help="where to move: Bridge's neutral joints, Interbotix home or sleep")

@@ -2,7 +2,7 @@
 
 Three input forms are detected under SRC (a file or a tree; they may be mixed):
 
-* the raw tree (ROBOT.md): folders ``traj<N>`` (or any folder holding ``obs_dict.pkl``)
+* the raw tree (docs/robot.md): folders ``traj<N>`` (or any folder holding ``obs_dict.pkl``)
   with ``obs_dict.pkl``, ``policy_out.pkl``, ``images<K>/im_<t>.jpg`` and ``lang.txt``.
   Task = the folder two levels above the dated folder (``<task>/<NN>/<date>/raw/...``);
   flat layouts (``data/traj0``) fall back to ``--task`` or lang.txt. Trajectories in
@@ -27,7 +27,7 @@ import hashlib
 import os
 from pathlib import Path
 import re
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -507,13 +507,6 @@ def convert_unit(unit: BridgeUnit, opts: BridgeOptions) -> list[EpisodeData]:
     """Top level (runs in worker processes): one unit -> its episodes."""
     return {'raw': convert_raw, 'numpy': convert_numpy, 'rlds': convert_rlds}[unit.form](
         unit, opts)
-
-
-def iter_episodes(src: str | os.PathLike, **options: Any) -> Iterator[EpisodeData]:
-    """Episodes of a Bridge source without writing a store (for scripts and tests)."""
-    opts = BridgeOptions(**options)
-    for unit in find_units(Path(src), 0.0):
-        yield from convert_unit(unit, opts)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Bridge / WidowX conventions for states, actions and rewards (ALGORITHMS.md, ROBOT.md).
+"""Bridge / WidowX conventions for states, actions and rewards (docs/robot.md, docs/method.md).
 
 State, 7-D: [x, y, z, roll, pitch, yaw, gripper opening]; the orientation is the euler xyz
 angles of R_ee @ Ry(+90deg).T, so all-zero means the gripper points straight down.
@@ -30,13 +30,13 @@ WORKSPACE_HIGH = np.array([0.45, 0.25, 0.25])
 # Reset pose used by the Bridge controller: EE at (0.3, 0, 0.15), gripper down, open.
 RESET_STATE6 = np.array([0.3, 0.0, 0.15, 0.0, 0.0, 0.0])
 
-# Action statistics published with Bridge v2 (raw units).
-BRIDGE_ACTION_MEAN = np.array([1.93e-4, 1.37e-4, -1.46e-4, -1.84e-4, -3.08e-4, 2.74e-4, 0.597],
-                              dtype=np.float32)
-BRIDGE_ACTION_STD = np.array([0.00913, 0.01272, 0.01229, 0.02607, 0.02875, 0.07808, 0.48710],
-                             dtype=np.float32)
+# How a trained policy turns its networks into an action (Policy's mode, `vptr eval-sim
+# --mode`, the policy node's action_mode): 'actor' = tanh of the actor's mean; 'q-rerank' =
+# the best by Q of the mean and sampled actions (CQL checkpoints only). The first is the
+# default.
+ACTION_MODES = ('actor', 'q-rerank')
 
-# Gripper opening from the finger position: (left_finger - 0.010) / 0.025 (ROBOT.md).
+# Gripper opening from the finger position: (left_finger - 0.010) / 0.025 (docs/robot.md).
 _FINGER_CLOSED_OFFSET = 0.010
 _FINGER_RANGE = 0.025
 
