@@ -29,8 +29,10 @@ export PATH="$ROS2_CACHE/venv/bin:$PATH"
 _ros_check_site="$(echo "$_ros_check_repo"/.venv/lib/python3.*/site-packages)"
 export PYTHONPATH="$PYTHONPATH:$_ros_check_site"
 export RMW_IMPLEMENTATION=rmw_cyclonedds_cpp
-# Keep the checks to this machine and off other sessions' graphs.
-export ROS_LOCALHOST_ONLY=1
+# Keep the checks on this machine's loopback (cyclonedds.xml: unicast discovery, as lo
+# often has no multicast in containers) and off other sessions' graphs.
+export CYCLONEDDS_URI="file://$_ros_check_here/cyclonedds.xml"
+unset ROS_LOCALHOST_ONLY
 export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-73}"
 export MUJOCO_GL="${MUJOCO_GL:-egl}" PYOPENGL_PLATFORM="${PYOPENGL_PLATFORM:-egl}"
 unset _ros_check_here _ros_check_repo _ros_check_site

@@ -19,8 +19,8 @@ WORK_DIR = os.environ.get('ROS_CHECK_DIR', '/tmp/vptr_ros_check')
 
 def describe_ros() -> str:
     """Where rclpy and the RMW come from: proof that the real ROS 2 is under test."""
-    import rclpy.impl.implementation_singleton as singleton
-    rmw = singleton.rclpy_implementation.get_rmw_implementation_identifier()
+    from rclpy.utilities import get_rmw_implementation_identifier
+    rmw = get_rmw_implementation_identifier()
     distro = os.environ.get('ROS_DISTRO')
     return f'rclpy from {os.path.dirname(rclpy.__file__)}, RMW {rmw}, ROS_DISTRO={distro}'
 
