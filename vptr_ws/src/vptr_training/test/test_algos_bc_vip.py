@@ -22,9 +22,23 @@ def test_bc_loss_is_tanh_gaussian_nll_with_clipped_actions():
             u, std = math.atanh(a), math.exp(log_std[b, d].item())
             expected -= (-0.5 * (u / std) ** 2 - math.log(std) - 0.5 * math.log(2 * math.pi)
                          - math.log(1 - a * a))
-    loss, info = bc.bc_loss(mean, log_std, actions)
+    loss, info = bc.bc_loss(mean, log_std, actions, objective='nll')
     assert loss.item() == pytest.approx(expected / 2, rel=1e-4)
     assert info['action_mse'] == pytest.approx((0.25 + 0 + 1 + 0.04) / 4)
+
+
+def test_bc_mse_objective_is_the_deterministic_action_error_and_leaves_log_std_alone():
+    mean = torch.tensor([[0.0, 0.5], [1.0, -0.2]], requires_grad=True)
+    log_std = torch.zeros(2, 2, requires_grad=True)
+    actions = torch.tensor([[0.5, 0.0], [1.0, -0.2]])
+    loss, info = bc.bc_loss(mean, log_std, actions)
+    expected = ((torch.tanh(mean.detach()) - actions) ** 2).mean()
+    assert loss.item() == pytest.approx(expected.item())
+    assert info['nll'] > 0      # still reported, for comparison with the 'nll' objective
+    loss.backward()
+    assert not log_std.grad.any() and mean.grad.abs().sum() > 0
+    with pytest.raises(ConfigError, match='unknown BC objective'):
+        bc.bc_loss(mean, log_std, actions, objective='huber')
 
 
 def _context_images(context):

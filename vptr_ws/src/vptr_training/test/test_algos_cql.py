@@ -51,6 +51,14 @@ def test_critic_actor_and_temperature_losses_by_hand():
     q_new = torch.tensor([[1.0, 5.0], [3.0, 4.0]])     # min over heads: [1, 4]
     loss, _ = cql.actor_loss(log_probs, q_new, temperature=0.5)
     assert loss.item() == pytest.approx(((0.5 * -1.0 - 1.0) + (0.5 * 2.0 - 4.0)) / 2)
+    # TD3+BC form: lambda = bc_alpha / mean |min_k Q| = 2.5 / 2.5, plus the action error.
+    mean_action = torch.tensor([[0.0], [0.0]])
+    data_actions = torch.tensor([[0.5], [-1.0]])
+    loss, info = cql.actor_loss(log_probs, q_new, 0.5, bc_alpha=2.5, mean_action=mean_action,
+                                data_actions=data_actions)
+    policy_term = ((0.5 * -1.0 - 1.0) + (0.5 * 2.0 - 4.0)) / 2
+    assert info['actor_q_scale'] == pytest.approx(1.0)
+    assert loss.item() == pytest.approx(policy_term + (0.25 + 1.0) / 2)
 
     log_temperature = torch.tensor(math.log(2.0), requires_grad=True)
     loss, info = cql.temperature_loss(log_temperature, torch.tensor([1.0, 3.0]),

@@ -1,8 +1,17 @@
 """Behaviour cloning baseline (e.g. "BC on pre-trained features", MVP+BC / R3M+BC rows).
 
 The actor network of CQL (its own encoder + tanh-Gaussian head on [latent, 7-D state, task
-one-hot]) trained by maximum likelihood of the dataset actions under the tanh-Gaussian.
-Actions are clipped to +-0.999 before atanh so gripper actions at exactly +-1 stay finite.
+one-hot]), trained by one of two objectives (`objective`):
+- 'mse' (default, a deviation from the likelihood the BC baselines are usually written
+  with): squared error of the deterministic action tanh(mean); log_std is not trained (the
+  policy acts with tanh(mean)). Measured on simulated target demos, the likelihood
+  objective left the actor at the constant predictor's error for thousands of updates,
+  while MSE fits in a few hundred: the likelihood's gradient is dominated by the atanh of
+  saturated (+-1) actions, and even a likelihood term for log_std alone, sharing the trunk,
+  held the mean at the constant predictor (docs/method.md);
+- 'nll': negative log-likelihood of the dataset actions under the tanh-Gaussian, mean and
+  std together. Actions are clipped to +-0.999 before atanh so gripper actions at exactly
+  +-1 stay finite.
 Frozen-encoder variants: `freeze_encoder=True` after `load_encoder_state_dict`.
 
 Batch: the CQLSampler keys (observations, states, actions, task_ids are used).
@@ -42,15 +51,32 @@ class Config:
     jitter_hue: float = 0.03
     jitter_p: float = 0.8
     freeze_encoder: bool = False
+    objective: str = 'mse'          # 'mse' | 'nll' (see the module docstring)
+
+
+OBJECTIVES = ('mse', 'nll')
 
 
 def bc_loss(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor,
-            action_clip: float = 0.999) -> tuple[torch.Tensor, dict[str, float]]:
-    """Negative log-likelihood of dataset actions (B, A) in [-1, 1] under the tanh-Gaussian."""
-    log_probs = tanh_gaussian_log_prob(mean, log_std, actions, action_clip)
-    loss = -log_probs.mean()
-    info = {'bc_loss': loss.item(),
-            'action_mse': (torch.tanh(mean) - actions).pow(2).mean().item(),
+            action_clip: float = 0.999, objective: str = 'mse'
+            ) -> tuple[torch.Tensor, dict[str, float]]:
+    """BC loss of dataset actions (B, A) in [-1, 1] for a tanh-Gaussian (mean, log_std).
+
+    'nll': -mean_b log pi(a_b). 'mse': mean_{b,i} (tanh(mean) - a)^2.
+    """
+    action_mse = (torch.tanh(mean) - actions).pow(2).mean()
+    with torch.set_grad_enabled(objective == 'nll' and torch.is_grad_enabled()):
+        nll = -tanh_gaussian_log_prob(mean, log_std, actions, action_clip).mean()
+    if objective == 'nll':
+        loss = nll
+    elif objective == 'mse':
+        # The zero-weighted log_std term gives the log_std head a (zero) gradient, so DDP's
+        # reducer sees every parameter used in each step.
+        loss = action_mse + 0.0 * log_std.sum()
+    else:
+        raise ConfigError(f'unknown BC objective {objective!r}; use one of '
+                          f'{", ".join(OBJECTIVES)}')
+    info = {'bc_loss': loss.item(), 'action_mse': action_mse.item(), 'nll': nll.item(),
             'log_std_mean': log_std.mean().item()}
     return loss, info
 
@@ -97,7 +123,7 @@ class Agent(nn.Module):
         actions = batch['actions'].to(device).float()
         tasks = one_hot_tasks(batch['task_ids'].to(device), cfg.num_tasks)
         mean, log_std = self._ddp.get('actor', self.actor)(obs, states, tasks)
-        loss, info = bc_loss(mean, log_std, actions, cfg.action_clip)
+        loss, info = bc_loss(mean, log_std, actions, cfg.action_clip, cfg.objective)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()

@@ -63,6 +63,8 @@ class Config:
     color_jitter: bool = True         # False: random shift only (e.g. tiny/state images)
     freeze_encoder: bool = False      # frozen-encoder baseline (encoders not trained)
     critic_uses_state: bool = False   # (deviation, off in PTR) state-only experiments
+    bc_alpha: Optional[float] = None  # (deviation, off in PTR) TD3+BC actor regulariser:
+    #                                   None -> the pure CQL actor; a number -> see actor_loss
 
 
 # ---------------------------------------------------------------------------- the losses
@@ -125,12 +127,29 @@ def lagrange_loss(log_cql_alpha: torch.Tensor, conservative: torch.Tensor, targe
     return loss, {'cql_alpha_loss': loss.item()}
 
 
-def actor_loss(log_probs: torch.Tensor, q_new: torch.Tensor, temperature: torch.Tensor | float
+def actor_loss(log_probs: torch.Tensor, q_new: torch.Tensor, temperature: torch.Tensor | float,
+               bc_alpha: Optional[float] = None, mean_action: Optional[torch.Tensor] = None,
+               data_actions: Optional[torch.Tensor] = None
                ) -> tuple[torch.Tensor, dict[str, float]]:
-    """mean_b [ alpha_T * log pi(a~|s) - min_k Q_k(s, a~) ]; log_probs (B,), q_new (k, B)."""
-    loss = (temperature * log_probs - q_new.min(0).values).mean()
-    info = {'actor_loss': loss.item(), 'entropy': -log_probs.mean().item(),
-            'q_policy_new': q_new.mean().item()}
+    """mean_b [ alpha_T * log pi(a~|s) - min_k Q_k(s, a~) ]; log_probs (B,), q_new (k, B).
+
+    With `bc_alpha` (TD3+BC, Fujimoto & Gu 2021; a deviation from PTR, docs/method.md) the
+    policy term is scaled by lambda = bc_alpha / mean_b |min_k Q| (detached) and the squared
+    error of the deterministic action tanh(mean) (B, A) to the data actions (B, A) is added:
+    lambda * mean_b [...] + mean_{b,i} (tanh(mean) - a)^2. The scale makes the balance
+    independent of the Q values' magnitude; at a few thousand updates the critic is still
+    too rough for policy extraction alone and the data term carries the policy.
+    """
+    q_min = q_new.min(0).values
+    loss = (temperature * log_probs - q_min).mean()
+    info = {'entropy': -log_probs.mean().item(), 'q_policy_new': q_new.mean().item()}
+    if bc_alpha is not None:
+        assert mean_action is not None and data_actions is not None
+        scale = bc_alpha / q_min.detach().abs().mean().clamp_min(1e-6)
+        bc_mse = (torch.tanh(mean_action) - data_actions).pow(2).mean()
+        loss = scale * loss + bc_mse
+        info.update({'actor_bc_mse': bc_mse.item(), 'actor_q_scale': scale.item()})
+    info['actor_loss'] = loss.item()
     return loss, info
 
 
@@ -326,7 +345,8 @@ class Agent(nn.Module):
         q_new = functional_call(self.critic.q_head, detached_head,
                                 (critic_latent, new_actions.unsqueeze(1), tasks))[:, :, 0]
         temperature = self.log_temperature.detach().exp()
-        loss, actor_info = actor_loss(log_probs, q_new, temperature)
+        loss, actor_info = actor_loss(log_probs, q_new, temperature, cfg.bc_alpha, mean,
+                                      actions)
         info.update(actor_info)
         self.actor_optimizer.zero_grad(set_to_none=True)
         loss.backward()
