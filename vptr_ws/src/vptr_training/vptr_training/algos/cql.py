@@ -1,7 +1,7 @@
 """Multi-task CQL as in PTR (phases 2 and 3 of V-PTR).
 
 Kumar et al. 2020 (CQL) with the PTR recipe (Kumar et al. 2022) summarised in
-design/ALGORITHMS.md: twin Q heads on an image encoder (the critic does not see the
+docs/method.md: twin Q heads on an image encoder (the critic does not see the
 proprioceptive state), a tanh-Gaussian actor with its own encoder, max-backup targets over
 4 sampled next actions (no entropy in the backup), importance-weighted CQL(H) with 4 policy
 and 4 uniform actions, alpha = 10 fixed (optional Lagrange variant), temperature tuned to

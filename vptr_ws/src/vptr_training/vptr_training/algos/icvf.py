@@ -2,7 +2,7 @@
 
 Ghosh et al. 2023, "Reinforcement Learning from Passive Data via Latent Intentions"; the
 loss, the multilinear head and the hyper-parameters follow the public ICVF code
-(`icvf_learner.py`) as summarised in design/ALGORITHMS.md. Only the encoder is carried
+(`icvf_learner.py`) as summarised in docs/method.md. Only the encoder is carried
 forward to CQL (`encoder_state_dict()`).
 
 Batch (from `ICVFSampler`): observations, next_observations, goals, intents uint8

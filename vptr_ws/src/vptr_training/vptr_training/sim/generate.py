@@ -1,6 +1,6 @@
 """`vptr sim generate`: simulated data in the formats of the real pipeline's inputs.
 
-- Prior robot data as a Bridge *raw* tree (ROBOT.md): `<root>/<task>/00/<date>/raw/
+- Prior robot data as a Bridge *raw* tree (docs/robot.md): `<root>/<task>/00/<date>/raw/
   traj_group0/traj<N>/` with `images0/im_<t>.jpg`, `obs_dict.pkl`, `policy_out.pkl`,
   `agent_data.pkl` (ROS 1 message classes, as in the real data: unloadable without ROS)
   and `lang.txt` (instruction + a `confidence` metadata line).
