@@ -79,8 +79,8 @@ def test_launch_defaults_and_choices_match_the_definitions(ros, path):
 
 @pytest.mark.parametrize('name', ['robot.launch.py', 'sim.launch.py'])
 def test_top_level_defaults_passed_to_the_policy_are_policy_launch_defaults(ros, name):
-    """What robot/sim.launch.py forward to policy.launch.py defaults to the same value
-    (except the simulated task, which defaults to the demo's target task)."""
+    """What robot.launch.py and sim.launch.py forward to policy.launch.py defaults to the same
+    value (except the simulated task, which defaults to the demo's target task)."""
     policy = launch_checks.declared(launch_checks.load(POLICY_LAUNCH))
     top = launch_checks.declared(launch_checks.load(REPO / 'launch' / name))
     compared = 0

@@ -1,4 +1,4 @@
-"""The hand-written wx250s MJCF against the shared kinematics (ROBOT.md numbers)."""
+"""The hand-written wx250s MJCF against the shared kinematics (docs/robot.md numbers)."""
 import os
 
 os.environ.setdefault('MUJOCO_GL', 'egl')

@@ -95,7 +95,7 @@ class _CountedBatchStream(IterableDataset):
 class ICVFSampler(_CountedBatchStream):
     """(s, s', g, z) batches for ICVF from an action-free video store.
 
-    Follows the public ICVF code's GCSDataset (intent_sametraj=True), see ALGORITHMS.md:
+    Follows the public ICVF code's GCSDataset (intent_sametraj=True), see docs/method.md:
     s uniform over non-final frames; goal g: p_random a uniform corpus frame, p_traj a frame
     uniform in the strict future of the same clip (up to its last frame), p_curr s itself;
     intent z: s itself with p_curr, else a uniform future frame of the same clip; then with

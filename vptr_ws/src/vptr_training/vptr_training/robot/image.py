@@ -2,7 +2,7 @@
 
 Every frame a model sees, at conversion time and on the robot, goes through
 `squash_resize`: the full camera frame squashed (no crop) to the model size with an
-area (anti-aliased) resize, as ALGORITHMS.md and ROBOT.md require. Keeping it one function
+area (anti-aliased) resize (docs/method.md, docs/robot.md). Keeping it one function
 is what makes "the same bytes give the same tensor" hold between training and the policy
 node.
 """

@@ -4,7 +4,7 @@ The one kinematics module of the project: the rosbag converter (EE state from jo
 positions), the simulated WidowX (its MJCF is checked against `fk`), and the policy node
 (IK of the EE target) all use it.
 
-Numbers are Interbotix's `mr_descriptions` for wx250s / wx250 (see ROBOT.md). IK follows
+Numbers are Interbotix's `mr_descriptions` for wx250s / wx250 (docs/robot.md). IK follows
 Modern Robotics' `IKinSpace` (Newton-Raphson on the space twist error), which is also what
 Interbotix's `InterbotixArmXSInterface.set_ee_pose_matrix` and the Bridge controller use:
 seeded with the measured joints, 40 iterations, tolerance 1e-3 on both the angular and the
@@ -38,7 +38,7 @@ _SCREWS_WX250S = np.array([
 
 _JOINTS_WX250S = ('waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate')
 _DEG = math.pi / 180.0
-_LIMITS_WX250S = {  # radians (ROBOT.md; Interbotix wx250s.yaml)
+_LIMITS_WX250S = {  # radians (Interbotix wx250s.yaml; docs/robot.md)
     'waist': (-math.pi, math.pi),
     'shoulder': (-108 * _DEG, 114 * _DEG),
     'elbow': (-123 * _DEG, 92 * _DEG),

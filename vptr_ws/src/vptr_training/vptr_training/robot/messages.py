@@ -5,7 +5,7 @@ Every function here reads or builds plain attributes (`height`, `width`, `encodi
 serves rclpy messages on the robot (where `data` is an `array.array` or `bytes`) and messages
 deserialised from a rosbag by `rosbags` (where `data` is a numpy array), and vptr_training
 never imports a ROS package. cv_bridge is deliberately not used: it is not installable without
-ROS, and ROBOT.md asks us to honour the row stride (`step`) ourselves.
+ROS, so we honour the row stride (`step`, which may be padded) ourselves (docs/robot.md).
 
 Encoding names follow sensor_msgs/image_encodings.hpp: note that `yuv422` is UYVY byte order
 and `yuv422_yuy2` is YUYV (what usb_cam publishes for its `yuyv` pixel format).
@@ -18,8 +18,9 @@ from typing import Any, Sequence
 import cv2
 import numpy as np
 
-# Positional joint order of Interbotix joint_states when `name` is empty (ROBOT.md: arm joints,
-# then gripper (rad), then the two fingers (m)). The model is recognised by the vector length.
+# Positional joint order of Interbotix joint_states when `name` is empty (docs/robot.md):
+# arm joints, then gripper (rad), then the two fingers (m). The model is recognised by the
+# vector length.
 WX250S_JOINT_STATE_ORDER: tuple[str, ...] = (
     'waist', 'shoulder', 'elbow', 'forearm_roll', 'wrist_angle', 'wrist_rotate',
     'gripper', 'left_finger', 'right_finger')
