@@ -124,11 +124,11 @@ def _store_done(path: Path) -> Callable[[], bool]:
 
 def _checkpoint_done(run_dir: Path, steps: int) -> Callable[[], bool]:
     def done() -> bool:
-        from vptr_training.training.checkpoint import latest_checkpoint
+        from vptr_training.training.checkpoint import latest_checkpoint, TRAIN_JSON_FILE
         latest = latest_checkpoint(run_dir / 'checkpoints')
         if latest is None:
             return False
-        state = json.loads((latest / 'train_state.json').read_text())
+        state = json.loads((latest / TRAIN_JSON_FILE).read_text())
         return int(state['step']) >= steps
     return done
 

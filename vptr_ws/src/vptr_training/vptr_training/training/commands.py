@@ -32,7 +32,7 @@ def _run(args: argparse.Namespace, phase: str) -> int:
     from vptr_training.training.runner import load_and_train
     summary = load_and_train(args.config, list(args.overrides), phase, out_dir=args.out,
                              resume=args.resume)
-    if summary.get('checkpoint') and summary['checkpoint'] != 'None':
+    if summary.get('checkpoint') is not None:
         print(f'{phase}: {summary["step"]} steps, checkpoint {summary["checkpoint"]}',
               file=sys.stderr)
     return 0

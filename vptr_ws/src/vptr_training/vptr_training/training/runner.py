@@ -19,11 +19,11 @@ import csv
 from dataclasses import dataclass, field
 import importlib
 import io
+import logging
 import math
 import os
 from pathlib import Path
 import random
-import sys
 import time
 from typing import Any, Callable
 
@@ -35,6 +35,7 @@ from vptr_training.training import checkpoint as ckpt_io
 from vptr_training.training import distributed
 from vptr_training.training.config import load_config, make_agent_config
 
+logger = logging.getLogger(__name__)
 PRETRAIN_ALGOS = ('icvf', 'vip')
 ROBOT_ALGOS = ('cql', 'bc')
 METRICS_FILE = 'metrics.csv'
@@ -200,7 +201,7 @@ class MetricsLog:
             purge = None if resume_step is None else resume_step + 1
             self.writer = SummaryWriter(str(run_dir / 'tb'), purge_step=purge)
         except ImportError as exc:      # tensorboard is optional at run time
-            print(f'warning: no TensorBoard logging ({exc})', file=sys.stderr)
+            logger.warning(f'no TensorBoard logging ({exc})')
 
     def _truncate(self, path: Path, step: int) -> None:
         # Rows logged after the checkpoint we resume from belong to the lost future.
@@ -315,9 +316,8 @@ def _warn_config_changes(saved: dict[str, Any], config: dict[str, Any],
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)
                      and k.split('.')[0] not in RESUME_FREE_KEYS and not k.startswith('eval.'))
     if changed and dist_info.is_main:
-        print("warning: resuming with a config that differs from the checkpoint's in "
-              f'{", ".join(changed)}; the run will not match an uninterrupted one',
-              file=sys.stderr)
+        logger.warning("resuming with a config that differs from the checkpoint's in "
+                       f'{", ".join(changed)}; the run will not match an uninterrupted one')
 
 
 def _window_means(window: list[dict[str, float]]) -> dict[str, float]:
@@ -342,8 +342,7 @@ def _train(config: dict[str, Any], resume: bool,
         torch.set_num_threads(int(config['torch_threads']))
     resume_from = ckpt_io.latest_checkpoint(run_dir) if resume and run_dir.exists() else None
     if resume and resume_from is None and dist_info.is_main:
-        print(f'note: no checkpoint in {run_dir} to resume from, starting at step 0',
-              file=sys.stderr)
+        logger.info(f'note: no checkpoint in {run_dir} to resume from, starting at step 0')
     if not resume and ckpt_io.latest_checkpoint(run_dir) is not None:
         if not config['overwrite']:
             raise ConfigError(f'{run_dir} already holds a run; pass --resume to continue it, '
@@ -445,7 +444,8 @@ def _train(config: dict[str, Any], resume: bool,
         if bar is not None:
             bar.close()
         log.close()
-    return {'run_dir': str(run_dir), 'checkpoint': str(last_checkpoint), 'step': step,
+    return {'run_dir': str(run_dir),
+            'checkpoint': None if last_checkpoint is None else str(last_checkpoint), 'step': step,
             'metrics': last, 'task_names': data.task_names, 'agent': agent}
 
 
