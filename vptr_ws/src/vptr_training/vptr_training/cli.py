@@ -3,11 +3,17 @@
 Each command lives in its own module, which exposes `add_arguments(parser)` and a run
 function returning the exit status. Modules are imported only when their command runs,
 so `vptr data info` does not pay for importing torch or MuJoCo.
+
+The library reports through `logging` (loggers under `vptr_training`); `main` sends those
+records to stderr, warnings and errors prefixed with their level ("warning: ..."), as the
+command's own messages. Progress bars (tqdm) stay on stderr; a command's result goes to
+stdout.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from typing import Callable, Sequence
 
@@ -68,7 +74,46 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     return parser
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time of the record (tests swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+class _CommandFormatter(logging.Formatter):
+    """'message' for info, 'warning: message' / 'error: message' above."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = super().format(record)
+        if record.levelno >= logging.WARNING:
+            return f'{record.levelname.lower()}: {message}'
+        return message
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Route the library's log records to stderr (idempotent: one handler)."""
+    library = logging.getLogger('vptr_training')
+    for handler in list(library.handlers):
+        if isinstance(handler, _StderrHandler):
+            library.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(_CommandFormatter('%(message)s'))
+    library.addHandler(handler)
+    library.setLevel(level)
+    library.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)

@@ -17,6 +17,7 @@ import argparse
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+import logging
 import multiprocessing
 import os
 from pathlib import Path
@@ -27,6 +28,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 from vptr_training.data.store import EpisodeData, StoreWriter
 from vptr_training.errors import DataError
+
+logger = logging.getLogger(__name__)
 
 ConvertFn = Callable[[Any], Iterable[EpisodeData]]
 
@@ -167,7 +170,7 @@ def run_conversion(units: Sequence[Any], convert_unit: ConvertFn, dst: str | os.
                     summary.skipped.append((name, f'{result[1]}: {result[2]}'))
                 elif result[0] == 'crash':
                     if not skip_bad:
-                        print(result[2], file=sys.stderr)
+                        logger.error(f'{name}: the worker failed:\n{result[2]}')
                         raise DataError(name, f'conversion failed ({result[1]})')
                     summary.skipped.append((name, f'unexpected error: {result[1]}'))
                 else:

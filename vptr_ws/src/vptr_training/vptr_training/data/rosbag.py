@@ -30,11 +30,11 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 import functools
+import logging
 import os
 from pathlib import Path
 import re
 import sqlite3
-import sys
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -56,6 +56,7 @@ _NS = 1_000_000_000
 # Sub-millisecond differences between a sample's stamp and a tick are clock rounding and
 # jitter (e.g. an action's log time mapped onto the stamp clock), not ordering.
 SAMPLE_TOLERANCE_NS = 1_000_000
+logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------- finding bags
@@ -406,8 +407,8 @@ def _episode_windows(bag: _BagReader, events: _Stream | None, fallback_task: str
     for t, event in zip(events.time_ns.tolist(), events.values):
         if event['event'] == 'start':
             if open_start is not None:  # a start without an end: the episode was abandoned
-                print(f'warning: {bag.label}: episode started at {open_start[0] / _NS:.3f} s '
-                      'has no end event; treating it as unsuccessful', file=sys.stderr)
+                logger.warning(f'{bag.label}: episode started at {open_start[0] / _NS:.3f} s '
+                               'has no end event; treating it as unsuccessful')
                 s_t, s_ev = open_start
                 windows.append(_Window(s_t, t, task_of(s_ev['task']), s_ev['language'], False))
             open_start = (t, event)
@@ -422,8 +423,8 @@ def _episode_windows(bag: _BagReader, events: _Stream | None, fallback_task: str
             open_start, previous_end = None, t
     if open_start is not None:
         s_t, s_ev = open_start
-        print(f'warning: {bag.label}: last episode has no end event (recording stopped?); '
-              'treating it as unsuccessful', file=sys.stderr)
+        logger.warning(f'{bag.label}: last episode has no end event (recording stopped?); '
+                       'treating it as unsuccessful')
         windows.append(_Window(s_t, None, task_of(s_ev['task']), s_ev['language'], False))
     return windows
 
@@ -496,9 +497,9 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
         for number, window in enumerate(windows):
             ticks = _plan_ticks(window, period_ns, images.time_ns, joint_t, action_t)
             if ticks.size < 2:
-                print(f'warning: {bag.label}: episode {number} ({window.task}) spans fewer '
-                      'than 2 control ticks with both an image and a joint state; skipped',
-                      file=sys.stderr)
+                logger.warning(f'{bag.label}: episode {number} ({window.task}) spans fewer '
+                               'than 2 control ticks with both an image and a joint state; '
+                               'skipped')
                 continue
             img_idx = _latest_at_or_before(images.time_ns, ticks)
             joint_idx = _latest_at_or_before(joint_t, ticks)
@@ -527,9 +528,8 @@ def convert_bag(unit: BagUnit, options: RosbagOptions) -> list[EpisodeData]:
                         if actions is not None else None)
         if step_actions is None:
             if actions is not None and len(actions):
-                print(f'warning: {bag.label}: episode at {ticks[0] / _NS:.3f} s has no action '
-                      f'messages on {action_topic}; deriving its actions from the states',
-                      file=sys.stderr)
+                logger.warning(f'{bag.label}: episode at {ticks[0] / _NS:.3f} s has no action '
+                               f'messages on {action_topic}; deriving its actions from the states')
             step_actions = conventions.relabel_actions_from_states(states)
         episodes.append(EpisodeData(
             images=np.stack([frames[images.values[i]] for i in img_idx.tolist()]),
@@ -546,9 +546,9 @@ def _warn_stale(label: str, task: str, ticks: np.ndarray, sample_t: np.ndarray, 
     age = ticks - sample_t
     stale = int((age > 2 * period_ns).sum())
     if stale:
-        print(f'warning: {label}: episode {task!r}: {stale} of {len(ticks)} ticks use a {what} '
-              f'older than {2 * period_ns / _NS:.2f} s (oldest {age.max() / _NS:.2f} s): '
-              'the stream has gaps', file=sys.stderr)
+        logger.warning(f'{label}: episode {task!r}: {stale} of {len(ticks)} ticks use a {what} '
+                       f'older than {2 * period_ns / _NS:.2f} s (oldest {age.max() / _NS:.2f} s): '
+                       'the stream has gaps')
 
 
 def _actions_in_effect(actions: _Stream, ticks: np.ndarray, period_ns: int,
@@ -574,9 +574,8 @@ def _actions_in_effect(actions: _Stream, ticks: np.ndarray, period_ns: int,
     held = actions.time_ns[last] < ticks[:-1] - period_ns // 2
     if held.any():
         step_actions[held, :6] = 0.0
-        print(f'warning: {label}: {int(held.sum())} of {len(held)} steps have no action '
-              'message of their own (the controller held); recorded as zero movement',
-              file=sys.stderr)
+        logger.warning(f'{label}: {int(held.sum())} of {len(held)} steps have no action '
+                       'message of their own (the controller held); recorded as zero movement')
     return step_actions
 
 
