@@ -10,6 +10,9 @@ Checks, in order, against the running system:
   3. ~/start makes it publish interbotix_xs_msgs/JointGroupCommand 'arm' commands inside
      the wx250s joint limits, ticking at 5 Hz, and it stays alive;
   4. ~/stop halts the arm commands and zeroes the gripper's PWM;
+  5. the policy node was given its own parameter file (policy.yaml), not the simulator's;
+  6. `ros2 param set` of control_hz is either refused or really changes the loop rate, and
+     a value of the wrong type is refused without killing the node;
 and after shutdown, that every process exited with 0.
 VPTR_ROS_CHECK_CHECKPOINT names the checkpoint; VPTR_ROS_CHECK_TASK its task.
 """
@@ -26,6 +29,9 @@ from launch.launch_description_sources import PythonLaunchDescriptionSource
 import launch_testing
 import launch_testing.actions
 import launch_testing.asserts
+from rcl_interfaces.msg import Parameter, ParameterType, ParameterValue
+from rcl_interfaces.srv import SetParameters
+import rclpy
 from sensor_msgs.msg import Image, JointState
 from std_srvs.srv import Trigger
 
@@ -156,6 +162,64 @@ class TestSimPolicy(unittest.TestCase):
         zeroed = [m for _, m in self.gripper.since(t_call) if m.cmd == 0.0]
         self.assertTrue(zeroed, 'no zero-PWM gripper command after ~/stop (the gripper keeps '
                                 'pushing: issue 9, defect 5)')
+
+    def test_5_policy_node_gets_its_own_parameter_file(self):
+        cmdlines = []
+        for pid in filter(str.isdigit, os.listdir('/proc')):
+            try:
+                with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                    args = f.read().decode(errors='replace').split('\0')
+            except OSError:
+                continue
+            if '__node:=policy_node' in args:
+                cmdlines.append(args)
+        self.assertEqual(len(cmdlines), 1, 'one policy_node process expected')
+        params = [b for a, b in zip(cmdlines[0], cmdlines[0][1:]) if a == '--params-file']
+        print(f'[ros-check] policy_node --params-file: {params}', flush=True)
+        self.assertTrue(any(p.endswith('/vptr_policy/config/policy.yaml') for p in params),
+                        f'policy.yaml is not passed to the policy node: {params} (issue 9, '
+                        "defect 4: sim_robot.launch.py's params_file leaks into it)")
+        self.assertFalse(any(p.endswith('sim_robot.yaml') for p in params), params)
+
+    def test_6_parameter_set_is_refused_or_applied(self):
+        probe = self.probe
+
+        def set_control_hz(value: ParameterValue):
+            client = probe.node.create_client(SetParameters, '/policy_node/set_parameters')
+            try:
+                self.assertTrue(client.wait_for_service(timeout_sec=10.0))
+                future = client.call_async(SetParameters.Request(
+                    parameters=[Parameter(name='control_hz', value=value)]))
+                rclpy.spin_until_future_complete(probe.node, future, timeout_sec=10.0)
+                self.assertTrue(future.done(), 'set_parameters did not answer')
+                return future.result().results[0]
+            finally:
+                probe.node.destroy_client(client)
+
+        def tick_rate(seconds: float = 3.0) -> float:
+            t0 = probe.now()
+            probe.spin_for(seconds)
+            stamps = [m.header.stamp.sec + m.header.stamp.nanosec * 1e-9
+                      for _, m in self.diagnostics.since(t0 + 0.5)]
+            return (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 2 else 0.0
+
+        result = set_control_hz(ParameterValue(type=ParameterType.PARAMETER_DOUBLE,
+                                               double_value=10.0))
+        print(f'[ros-check] set control_hz 10.0: successful={result.successful} '
+              f'{result.reason!r}', flush=True)
+        if result.successful:
+            rate = tick_rate()
+            self.assertLess(abs(rate - 10.0), 1.5, f'control_hz set to 10.0 is reported as '
+                            f'applied but the loop runs at {rate:.2f} Hz (issue 9, defect 8)')
+        else:
+            self.assertTrue(result.reason, 'refused without a reason')
+        result = set_control_hz(ParameterValue(type=ParameterType.PARAMETER_INTEGER,
+                                               integer_value=5))
+        print(f'[ros-check] set control_hz 5 (an integer): successful={result.successful} '
+              f'{result.reason!r}', flush=True)
+        self.assertFalse(result.successful, 'an integer control_hz was accepted')
+        probe.spin_for(1.0)
+        self.assertIn('/policy_node', probe.node_names(), 'the policy node died')
 
 
 @launch_testing.post_shutdown_test()
