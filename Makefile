@@ -7,7 +7,7 @@ COLCON := $(VENV)/bin/colcon
 export MUJOCO_GL ?= egl
 export PYOPENGL_PLATFORM ?= egl
 
-.PHONY: setup demo test lint colcon bench clean ros-check
+.PHONY: setup demo test test-fast lint colcon bench clean ros-check
 
 # Idempotent: re-running only installs what changed in requirements*.txt.
 $(VENV)/.stamp: requirements.txt requirements-dev.txt
@@ -36,6 +36,13 @@ colcon: setup
 
 test: lint colcon
 	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 1200 --timeout-method thread tests
+
+# The inner loop: lint, then every package's tests and the repo-level tests straight from
+# the sources (no colcon build), without the tests marked slow. `make test` runs them all.
+test-fast: lint
+	$(PY) -m pytest -p no:cacheprovider -n 2 --timeout 600 --timeout-method thread \
+		-m "not slow" vptr_ws/src/widowx_bringup/test vptr_ws/src/vptr_policy/test tests \
+		vptr_ws/src/vptr_training/test
 
 bench: setup
 	$(PY) bench/run_all.py

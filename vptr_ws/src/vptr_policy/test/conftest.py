@@ -15,3 +15,13 @@ import fake_ros  # noqa: E402, I100
 def ros(monkeypatch):
     """A fresh fake ROS world with rclpy, messages and launch modules installed."""
     return fake_ros.install(monkeypatch)
+
+
+# `make test-fast` deselects these (`-m "not slow"`); `make test` runs them.
+SLOW = {'test_policy_with_sim::test_checkpoint_through_the_controller_matches_env_step'}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.parent == HERE and f'{item.path.stem}::{item.originalname}' in SLOW:
+            item.add_marker(pytest.mark.slow)
