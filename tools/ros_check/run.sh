@@ -7,7 +7,8 @@
 #  3. train a checkpoint with `vptr demo --preset micro` (once; reused);
 #  4. run the launch_testing tests of this folder with `launch_test`:
 #       test_sim_policy.launch.py  launch/sim.launch.py + the policy node (start, 5 Hz
-#                                  commands within limits, stop)
+#                                  commands within limits, stop, its parameters)
+#       test_policy_held.launch.py the policy node alone, held ticks after ~/start
 #       test_record.launch.py      launch/record.launch.py -> bag -> `vptr data rosbag`
 #                                  (only if rosbag2 + mcap were built; else SKIPPED, said)
 # Exit status: 0 when every test that ran passed.
@@ -92,6 +93,7 @@ for f in launch/sim.launch.py launch/record.launch.py; do
 done
 
 run_test sim_policy "$HERE/test_sim_policy.launch.py"
+run_test policy_held "$HERE/test_policy_held.launch.py"
 if ros2 pkg prefix rosbag2_storage_mcap > /dev/null 2>&1 && ros2 bag --help > /dev/null 2>&1; then
   run_test record "$HERE/test_record.launch.py"
 else

@@ -52,7 +52,7 @@ class TestRecord(unittest.TestCase):
                                         timeout=COLLECT_TIMEOUT)
         print(f'[ros-check] collector finished {EPISODES} episodes in '
               f'{time.monotonic() - start:.0f} s', flush=True)
-        proc_output.assertWaitFor(f'episode {EPISODES} ended', timeout=5,
+        proc_output.assertWaitFor(f'episode {EPISODES - 1} ended', timeout=5,  # from 0
                                   process='scripted_collector')
         time.sleep(1.0)   # the last messages reach the recorder
 
