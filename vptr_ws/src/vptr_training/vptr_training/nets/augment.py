@@ -7,7 +7,6 @@ and range. `generator` makes them reproducible; None uses torch's global RNG.
 from typing import Optional
 
 import torch
-import torch.nn.functional as F
 
 
 def _uniform(shape: tuple[int, ...], low: float, high: float, like: torch.Tensor,
@@ -22,22 +21,24 @@ def random_shift(images: torch.Tensor, pad: int = 4,
                  generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """DrQ random shift: replicate-pad by `pad`, crop back at a random integer offset.
 
-    Each sample gets its own offset in [0, 2 * pad] along each axis. Implemented with one
-    advanced-indexing gather (rows and columns per sample), so it is vectorised.
+    Each sample gets its own offset in [0, 2 * pad] along each axis. Implemented as one
+    gather per pixel from the unpadded image: replicate padding then cropping at offset o
+    reads source index clamp(o - pad + i, 0, size - 1), so no padded copy is made. The
+    result is returned channels-last (B, C, H, W with C fastest), the layout the CPU
+    convolutions run fastest in; its values are those of the pad-and-crop.
     """
     if pad <= 0:
         return images
-    batch, _, height, width = images.shape
-    padded = F.pad(images, (pad, pad, pad, pad), mode='replicate')
+    batch, channels, height, width = images.shape
     device = generator.device if generator is not None else images.device
     offsets = torch.randint(0, 2 * pad + 1, (batch, 2), generator=generator, device=device)
-    offsets = offsets.to(images.device)
-    rows = offsets[:, 0:1] + torch.arange(height, device=images.device)      # (B, H)
-    cols = offsets[:, 1:2] + torch.arange(width, device=images.device)       # (B, W)
-    batch_index = torch.arange(batch, device=images.device)[:, None, None]
-    # Advanced indices separated by a slice move to the front: result is (B, H, W, C).
-    shifted = padded[batch_index, :, rows[:, :, None], cols[:, None, :]]
-    return shifted.permute(0, 3, 1, 2).contiguous()
+    offsets = offsets.to(images.device) - pad
+    rows = (offsets[:, 0:1] + torch.arange(height, device=images.device)).clamp_(0, height - 1)
+    cols = (offsets[:, 1:2] + torch.arange(width, device=images.device)).clamp_(0, width - 1)
+    source = (rows[:, :, None] * width + cols[:, None, :]).reshape(batch, height * width, 1)
+    pixels = images.permute(0, 2, 3, 1).reshape(batch, height * width, channels)
+    shifted = torch.gather(pixels, 1, source.expand(-1, -1, channels))
+    return shifted.view(batch, height, width, channels).permute(0, 3, 1, 2)
 
 
 # RGB -> YIQ (NTSC). Y is luma; hue is the angle in the I-Q plane.
@@ -92,19 +93,26 @@ def color_jitter(images: torch.Tensor, brightness: float = 0.2, contrast: float 
         raise ValueError('color_jitter needs RGB images (B, 3, H, W)')
     batch = images.shape[0]
     shape = (batch, 1, 1, 1)
+    # Each stage writes a fresh tensor once and then works in place on it (no autograd
+    # here): fewer full-size temporaries, the same values.
     out = images
     if brightness > 0:
-        out = (out + _uniform(shape, -brightness, brightness, images, generator)).clamp(0, 1)
+        out = (out + _uniform(shape, -brightness, brightness, images, generator)).clamp_(0, 1)
     if contrast > 0:
         factor = _uniform(shape, 1 - contrast, 1 + contrast, images, generator)
         mean = out.mean(dim=(2, 3), keepdim=True)
-        out = ((out - mean) * factor + mean).clamp(0, 1)
+        out = (out - mean).mul_(factor).add_(mean).clamp_(0, 1)
     if saturation > 0 or hue > 0:
         matrices = saturation_hue_matrices(
             _uniform((batch,), 1 - saturation, 1 + saturation, images, generator),
             _uniform((batch,), -hue, hue, images, generator))
         height, width = out.shape[-2:]
-        out = torch.bmm(matrices, out.reshape(batch, 3, height * width))
-        out = out.reshape(batch, 3, height, width).clamp(0, 1)
+        out = torch.bmm(matrices, out.reshape(batch, 3, height * width)).clamp_(0, 1)
+        # Back to the input's layout (channels-last after random_shift: the layout the
+        # encoders' CPU convolutions run fastest in). (B, H W, 3) @ M^T would give it
+        # directly but is several times slower than this bmm plus one copy.
+        out = out.view(batch, 3, height, width).contiguous(
+            memory_format=torch.channels_last if images.is_contiguous(
+                memory_format=torch.channels_last) else torch.contiguous_format)
     apply = _uniform(shape, 0.0, 1.0, images, generator) < p
     return torch.where(apply, out, images)
