@@ -11,8 +11,8 @@
 # The sources must be in place first (the build machine has no GitHub access):
 #   python3 tools/ros_check/place_sources.py --mirror /work/.mirror   # from fetched mirrors
 #   python3 tools/ros_check/place_sources.py --remote                 # with internet
-# Idempotent: when <cache>/install/ros_check.stamp matches humble.repos, this script and
-# the package list, it only prints where the install is and exits.
+# Idempotent: when <cache>/install/ros_check.stamp matches the pinned commits of
+# humble.repos and the package lists, it only prints where the install is and exits.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -132,14 +132,14 @@ if [[ "${ROS2_SKIP_ROSBAG2:-0}" != 1 ]]; then
       "-DFETCHCONTENT_SOURCE_DIR_MCAP=$CACHE/vendor/foxglove+mcap" \
       "-DFETCHCONTENT_SOURCE_DIR_LZ4=$CACHE/vendor/lz4+lz4"; then
     t=$(( $(date +%s) - start2 ))
-    rosbag2="built in $(( t / 60 )) min $(( t % 60 )) s"
+    rosbag2="$(( t / 60 )) min $(( t % 60 )) s"
   else
     rosbag2="FAILED (see $CACHE/log/latest_build)"
   fi
   echo "ros2 humble: rosbag2 $rosbag2"
 fi
 total=$(( $(date +%s) - start ))
-summary="core built in $(( core / 60 )) min $(( core % 60 )) s; rosbag2 $rosbag2"
+summary="last build: stage 1 (core) $(( core / 60 )) min $(( core % 60 )) s, stage 2 (rosbag2) $rosbag2"
 echo "$summary" > "$CACHE/install/ros_check.last_build"
 if [[ "$rosbag2" == FAILED* ]]; then
   # No stamp: the next run tries again (colcon rebuilds only what is missing).

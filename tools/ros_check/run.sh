@@ -58,8 +58,7 @@ echo "checkpoint $VPTR_ROS_CHECK_CHECKPOINT (task $VPTR_ROS_CHECK_TASK)"
 
 say "4/4 launch tests under the real ROS 2"
 echo "what runs: ROS 2 $ROS_DISTRO built from source in $ROS2_CACHE" \
-     "($(sed -n 2p "$ROS2_CACHE/install/ros_check.stamp" 2>/dev/null ||
-         cat "$ROS2_CACHE/install/ros_check.last_build" 2>/dev/null))"
+     "($(cat "$ROS2_CACHE/install/ros_check.last_build" 2>/dev/null))"
 python3 "$HERE/versions.py"
 python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import probe; print(probe.describe_ros())' \
   "$HERE" || fail "rclpy does not import"

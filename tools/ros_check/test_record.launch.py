@@ -80,3 +80,4 @@ class TestBagConverts(unittest.TestCase):
         summary = json.loads(info.stdout)
         print(f'[ros-check] converted store: {json.dumps(summary)[:600]}', flush=True)
         self.assertEqual(summary.get('episodes'), EPISODES, summary)
+        self.assertGreater(summary.get('steps', 0), EPISODES, summary)
