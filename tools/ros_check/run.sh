@@ -82,7 +82,7 @@ run_test() {  # name file
 }
 
 # ros2launch parses the top-level launch files and lists their arguments.
-for f in launch/sim.launch.py launch/record.launch.py; do
+for f in launch/sim.launch.py launch/record.launch.py launch/robot.launch.py; do
   if ros2 launch "$f" --show-args > "$ROS_CHECK_DIR/show_args.log" 2>&1; then
     results+=("PASSED   ros2 launch $f --show-args")
   else
