@@ -38,7 +38,8 @@ IGNORED=(test_msgs ros2cli_test_interfaces rosbag2_test_common rosbag2_storage_m
 DEBS=(cmake g++ make git pkg-config python3-dev python3-venv python3-pip libssl-dev
       libyaml-dev libacl1-dev pybind11-dev libspdlog-dev libfmt-dev python3-empy
       python3-lark python3-catkin-pkg python3-yaml python3-netifaces python3-psutil
-      python3-setuptools python3-packaging python3-pytest python3-argcomplete)
+      python3-setuptools python3-packaging python3-pytest python3-argcomplete
+      libzstd-dev libtinyxml2-dev libconsole-bridge-dev libyaml-cpp-dev)
 
 # The stamp changes with the pinned commits and the package lists, nothing else.
 STAMP="$( { grep -E '^ +version:' "$HERE/humble.repos"
