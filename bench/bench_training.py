@@ -103,7 +103,7 @@ def main() -> int:
         steps_per_s = float(np.mean([float(r['steps_per_s']) for r in steady]))
         wait = float(np.mean([float(r['data_wait_frac']) for r in steady]))
         consumed = steps_per_s * args.batch_size
-        print(f'CQL end-to-end ({config["encoder"]["name"]} encoder, {args.device}, '
+        print(f'CQL end-to-end ({config.encoder.name} encoder, {args.device}, '
               f'{args.num_workers} loader worker(s)): {steps_per_s:.2f} steps/s '
               f'= {consumed:,.0f} transitions/s; {args.steps} steps in {wall:.1f} s '
               'including start-up and the final checkpoint')

@@ -54,7 +54,7 @@ def test_round_trip(saved):
     assert torch.equal(loaded.encoder_state['w'], model[0].weight)
     assert loaded.spec['image_size'] == 64 and loaded.spec['task_names'] == ['a', 'b']
     assert loaded.spec['action_names'][-1] == 'gripper' and len(loaded.spec['action_low']) == 7
-    assert loaded.config == load_config('demo_train') and loaded.stats == {'n': 1}
+    assert loaded.config == load_config('demo_train').to_dict() and loaded.stats == {'n': 1}
     assert loaded.sampler_state == {'seed': 0, 'world_size': 1, 'next_batch': 10}
     assert loaded.extra == {'tuple': (1, 2.5), 3: 'int key'}
     # the optimizer continues exactly

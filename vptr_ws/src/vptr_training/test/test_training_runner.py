@@ -9,11 +9,12 @@ from safetensors.torch import load_file
 import torch
 
 from training_fixtures import make_robot_store, make_video_store
+from vptr_training.algos import make_agent
 from vptr_training.cli import main as cli_main
 from vptr_training.errors import CheckpointError, ConfigError
 from vptr_training.training import checkpoint as ck
 from vptr_training.training import runner
-from vptr_training.training.config import load_config
+from vptr_training.training.config import load_config, TrainConfig
 
 TINY = ['image_size=16', 'batch_size=8', 'num_workers=0', 'progress=false', 'log_every=1',
         'agent.latent_dim=32']
@@ -109,7 +110,7 @@ def test_phase_hand_over_is_bit_exact(stores, pretrained, tmp_path):
     config = load_config('demo_train', _cql_overrides(
         stores, tmp_path / 'train', f'encoder.init_from={pretrained}', 'steps=3'))
     data = runner.build_data(config)
-    agent = runner.build_agent(config, len(data.task_names))
+    agent = make_agent(config, len(data.task_names))
     runner.init_from_previous_phases(config, agent, data)
     encoders = _encoders(agent)
     assert len(encoders) >= 2
@@ -126,7 +127,7 @@ def test_phase_hand_over_is_bit_exact(stores, pretrained, tmp_path):
         stores, tmp_path / 'finetune', f'init_from={tmp_path / "train"}', 'steps=2',
         'data.target_weight=0.1'))
     data3 = runner.build_data(finetune, task_names=phase2.spec['task_names'])
-    agent3 = runner.build_agent(finetune, len(data3.task_names))
+    agent3 = make_agent(finetune, len(data3.task_names))
     runner.init_from_previous_phases(finetune, agent3, data3)
     state3 = agent3.state_dict()
     assert state3.keys() == phase2.model_state.keys()
@@ -140,11 +141,11 @@ def test_phase_hand_over_is_bit_exact(stores, pretrained, tmp_path):
     assert summary['step'] == 2 and ck.load_checkpoint(tmp_path / 'finetune').step == 2
 
 
-def config_overrides(config: dict) -> list[str]:
+def config_overrides(config: TrainConfig) -> list[str]:
     keys = ('image_size', 'batch_size', 'num_workers', 'progress', 'log_every', 'steps')
-    out = [f'{k}={config[k]}' for k in keys]
-    out += [f'data.{k}={config["data"][k]}' for k in ('prior', 'target', 'target_weight')]
-    out += [f'encoder.init_from={config["encoder"]["init_from"]}', 'agent.latent_dim=32',
+    out = [f'{k}={getattr(config, k)}' for k in keys]
+    out += [f'data.{k}={getattr(config.data, k)}' for k in ('prior', 'target', 'target_weight')]
+    out += [f'encoder.init_from={config.encoder.init_from}', 'agent.latent_dim=32',
             'agent.critic_hidden_dims=[32,32]', 'agent.actor_hidden_dims=[32,32]']
     return out
 
@@ -166,7 +167,7 @@ def test_frozen_encoder_stays_at_phase_one_weights(stores, pretrained, tmp_path)
         'agent.actor_hidden_dims=[32,32]', f'data.prior={stores / "prior"}',
         f'data.target={stores / "target"}', f'out_dir={tmp_path / "bc"}', 'steps=3',
         f'encoder.init_from={pretrained}'])
-    assert config['encoder']['freeze'] is True
+    assert config.encoder.freeze is True
     agent = runner.train(config)['agent']
     phase1 = ck.load_checkpoint(pretrained).encoder_state
     encoders = _encoders(agent)
@@ -227,7 +228,7 @@ def test_vip_encoder_initialises_cql(stores, tmp_path):
     config = load_config('demo_train', _cql_overrides(
         stores, tmp_path / 'train', f'encoder.init_from={tmp_path / "vip"}'))
     data = runner.build_data(config)
-    agent = runner.build_agent(config, len(data.task_names))
+    agent = make_agent(config, len(data.task_names))
     runner.init_from_previous_phases(config, agent, data)
     for state in _encoders(agent).values():
         assert all(torch.equal(state[k], vip.encoder_state[k]) for k in vip.encoder_state)

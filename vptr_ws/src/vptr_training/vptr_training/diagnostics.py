@@ -161,7 +161,7 @@ def value_separation_hook(ctx: Any) -> dict[str, float]:
     from vptr_training.data.store import EpisodeStore
     from vptr_training.errors import ConfigError
     from vptr_training.policy import Policy
-    store_path = ctx.args.get('store') or ctx.config['data'].get('target')
+    store_path = ctx.args.get('store') or ctx.config.data.target
     if not store_path:
         raise ConfigError('eval.hook=value-separation needs eval.args.store=PATH')
     store = EpisodeStore(store_path)

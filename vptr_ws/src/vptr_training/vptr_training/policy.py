@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vptr_training.algos.base import ActingAgent
 from vptr_training.errors import CheckpointError, VptrError
 from vptr_training.robot.conventions import ACTION_MODES
 from vptr_training.robot.image import squash_resize
@@ -27,7 +28,7 @@ MODES = ACTION_MODES      # defined in robot/conventions.py (no torch import nee
 class Policy:
     """An agent restored from a checkpoint, acting on raw observations."""
 
-    def __init__(self, agent: torch.nn.Module, spec: dict[str, Any], mode: str = 'actor',
+    def __init__(self, agent: ActingAgent, spec: dict[str, Any], mode: str = 'actor',
                  device: str | torch.device = 'cpu', path: Path | None = None,
                  num_samples: int = 16) -> None:
         if mode not in MODES:
@@ -120,9 +121,10 @@ def load_policy(checkpoint_dir: str | os.PathLike, mode: str = 'actor',
                 num_samples: int = 16) -> Policy:
     """Restore a CQL or BC agent from a checkpoint directory (or a run directory: its
     latest checkpoint). `expect` checks spec fields (e.g. {'image_size': 128})."""
-    from vptr_training.training.checkpoint import load_checkpoint, state_dict_mismatch
+    from vptr_training.algos import make_agent, ROBOT_ALGOS
+    from vptr_training.training.checkpoint import (CONFIG_FILE, load_checkpoint,
+                                                   state_dict_mismatch)
     from vptr_training.training.config import config_from_dict
-    from vptr_training.training.runner import build_agent, ROBOT_ALGOS
     checkpoint = load_checkpoint(checkpoint_dir, expect=expect, load_train_state=False,
                                  map_location='cpu')
     spec = checkpoint.spec
@@ -131,11 +133,10 @@ def load_policy(checkpoint_dir: str | os.PathLike, mode: str = 'actor',
                               'policy (phase-1 checkpoints only carry an encoder); use a '
                               'train or finetune checkpoint')
     try:
-        config = config_from_dict(checkpoint.config, str(checkpoint.path / 'config.yaml'))
+        config = config_from_dict(checkpoint.config, str(checkpoint.path / CONFIG_FILE))
     except VptrError as exc:
         raise CheckpointError(f'{checkpoint.path}: unusable config.yaml ({exc})') from None
-    config['encoder']['init_from'] = ''   # the weights come from this checkpoint
-    agent = build_agent(config, len(spec['task_names']))
+    agent = make_agent(config, len(spec['task_names']))   # weights: this checkpoint's
     try:
         agent.load_state_dict(checkpoint.model_state, strict=True)
     except RuntimeError as exc:

@@ -23,9 +23,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from vptr_training.algos.common import (ddp_wrap, encoder_state_copy, ImageActor,
-                                        jitter_kwargs, load_encoder_strict, module_device,
-                                        one_hot_tasks, prepare_images)
+from vptr_training.algos.base import AgentBase
+from vptr_training.algos.common import ImageActor, jitter_kwargs, one_hot_tasks, prepare_images
 from vptr_training.errors import ConfigError
 from vptr_training.nets.encoders import make_encoder, to_float_images
 from vptr_training.nets.heads import sample_tanh_gaussian, tanh_gaussian_log_prob
@@ -81,8 +80,12 @@ def bc_loss(mean: torch.Tensor, log_std: torch.Tensor, actions: torch.Tensor,
     return loss, info
 
 
-class Agent(nn.Module):
+class Agent(AgentBase):
     """BC learner; `act(..., mode='actor')` like CQL (q-rerank needs a critic)."""
+
+    OPTIMIZERS = {'actor': 'optimizer'}
+    DDP_MODULES = ('actor',)
+    ENCODERS = {'actor.encoder': 'BC actor'}
 
     def __init__(self, config: Config,
                  encoder_factory: Optional[Callable[[], nn.Module]] = None) -> None:
@@ -95,24 +98,6 @@ class Agent(nn.Module):
         self.jitter = jitter_kwargs(config)
         self.optimizer = torch.optim.Adam(
             [p for p in self.actor.parameters() if p.requires_grad], lr=config.lr)
-        self._ddp: dict[str, nn.Module] = {}
-
-    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
-        return encoder_state_copy(self.actor.encoder)
-
-    def load_encoder_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        load_encoder_strict(self.actor.encoder, state_dict, 'BC actor')
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {'actor': self.optimizer}
-
-    def wrap_ddp(self, process_group: Optional[object] = None,
-                 device_ids: Optional[list[int]] = None) -> None:
-        self._ddp['actor'] = ddp_wrap(self.actor, process_group, device_ids)
-
-    @property
-    def device(self) -> torch.device:
-        return module_device(self.actor)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config

@@ -20,9 +20,8 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from vptr_training.algos.common import (average_gradients, broadcast_parameters, ddp_wrap,
-                                        encode, encoder_state_copy, ImageActor,
-                                        jitter_kwargs, load_encoder_strict, module_device,
+from vptr_training.algos.base import AgentBase
+from vptr_training.algos.common import (average_gradients, encode, ImageActor, jitter_kwargs,
                                         one_hot_tasks, polyak_update, prepare_images)
 from vptr_training.errors import ConfigError
 from vptr_training.nets.encoders import make_encoder, to_float_images
@@ -195,9 +194,17 @@ class Critic(nn.Module):
 
 
 # ---------------------------------------------------------------------------- the agent
-class Agent(nn.Module):
+class Agent(AgentBase):
     """CQL learner. `encoder_factory` (optional) builds each fresh encoder instead of
     `make_encoder(config.encoder, config.image_size, config.latent_dim)` (tests)."""
+
+    OPTIMIZERS = {'critic': 'critic_optimizer', 'actor': 'actor_optimizer',
+                  'temperature': 'temperature_optimizer', 'cql_alpha': 'cql_alpha_optimizer'}
+    DDP_MODULES = ('critic', 'actor')
+    # the critic's encoder is saved (the one the phase-1 encoder initialised); every
+    # encoder (critic, target critic, actor) is initialised from one encoder (hand-over)
+    ENCODERS = {'critic.encoder': 'CQL critic', 'target_critic.encoder': 'CQL target critic',
+                'actor.encoder': 'CQL actor'}
 
     def __init__(self, config: Config,
                  encoder_factory: Optional[Callable[[], nn.Module]] = None) -> None:
@@ -237,44 +244,11 @@ class Agent(nn.Module):
         self.cql_alpha_optimizer = (
             torch.optim.Adam([self.log_cql_alpha], lr=config.cql_lagrange_lr)
             if config.cql_lagrange else None)
-        self._ddp: dict[str, nn.Module] = {}
-        self._process_group: Optional[object] = None
 
-    # -- phase hand-over / training-loop plumbing
-    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
-        """The critic's encoder (the one the phase-1 encoder initialised)."""
-        return encoder_state_copy(self.critic.encoder)
-
-    def load_encoder_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        """Initialise critic, target-critic and actor encoders from one encoder (hand-over)."""
-        load_encoder_strict(self.critic.encoder, state_dict, 'CQL critic')
-        load_encoder_strict(self.target_critic.encoder, state_dict, 'CQL target critic')
-        load_encoder_strict(self.actor.encoder, state_dict, 'CQL actor')
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        optimizers = {'critic': self.critic_optimizer, 'actor': self.actor_optimizer,
-                      'temperature': self.temperature_optimizer}
-        if self.cql_alpha_optimizer is not None:
-            optimizers['cql_alpha'] = self.cql_alpha_optimizer
-        return optimizers
-
-    def wrap_ddp(self, process_group: Optional[object] = None,
-                 device_ids: Optional[list[int]] = None) -> None:
-        """Wrap critic and actor in DDP; broadcast the scalars and rank 0's target critic.
-
-        The target is broadcast rather than re-copied from the online critic: after a resume
-        or a phase-3 `init_from`, the restored target differs from the online critic and
-        must survive the wrapping (DDP itself broadcasts the online modules).
-        """
-        self._process_group = process_group
-        self._ddp['critic'] = ddp_wrap(self.critic, process_group, device_ids)
-        self._ddp['actor'] = ddp_wrap(self.actor, process_group, device_ids)
-        broadcast_parameters([self.log_temperature, self.log_cql_alpha,
-                              *self.target_critic.parameters()], process_group)
-
-    @property
-    def device(self) -> torch.device:
-        return module_device(self.critic)
+    # -- training-loop plumbing (algos/base.py): DDP wraps critic and actor
+    def replicated_parameters(self) -> list[nn.Parameter]:
+        """The scalars and rank 0's target critic (outside the DDP wrappers)."""
+        return [self.log_temperature, self.log_cql_alpha, *self.target_critic.parameters()]
 
     # -- training
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:

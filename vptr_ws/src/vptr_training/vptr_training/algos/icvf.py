@@ -17,9 +17,8 @@ from typing import Callable, Optional, Sequence
 import torch
 from torch import nn
 
-from vptr_training.algos.common import (broadcast_parameters, ddp_wrap, encoder_state_copy,
-                                        load_encoder_strict, module_device, polyak_update,
-                                        prepare_images)
+from vptr_training.algos.base import AgentBase
+from vptr_training.algos.common import module_device, polyak_update, prepare_images
 from vptr_training.nets.encoders import make_encoder, to_float_images
 from vptr_training.nets.heads import ICVFHead
 
@@ -99,8 +98,12 @@ class ICVFValue(nn.Module):
 
 
 # ---------------------------------------------------------------------------- the agent
-class Agent(nn.Module):
+class Agent(AgentBase):
     """ICVF learner. `encoder_factory` (optional) replaces `make_encoder` (tests)."""
+
+    OPTIMIZERS = {'value': 'optimizer'}
+    DDP_MODULES = ('value_net',)
+    ENCODERS = {'value_net.encoder': 'ICVF', 'target_value_net.encoder': 'ICVF target'}
 
     def __init__(self, config: Config,
                  encoder_factory: Optional[Callable[[], nn.Module]] = None) -> None:
@@ -112,28 +115,10 @@ class Agent(nn.Module):
         self.target_value_net = copy.deepcopy(self.value_net).requires_grad_(False)
         self.optimizer = torch.optim.Adam(self.value_net.parameters(), lr=config.lr,
                                           eps=config.adam_eps)
-        self._ddp: dict[str, nn.Module] = {}
 
-    # -- phase hand-over / training-loop plumbing
-    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
-        return encoder_state_copy(self.value_net.encoder)
-
-    def load_encoder_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        load_encoder_strict(self.value_net.encoder, state_dict, 'ICVF')
-        load_encoder_strict(self.target_value_net.encoder, state_dict, 'ICVF target')
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {'value': self.optimizer}
-
-    def wrap_ddp(self, process_group: Optional[object] = None,
-                 device_ids: Optional[list[int]] = None) -> None:
-        """Wrap the value network in DDP (see algos/common.py); broadcast rank 0's target.
-
-        Broadcast, not re-copied from the online network: a resumed target differs from the
-        online network and must survive the wrapping.
-        """
-        self._ddp['value'] = ddp_wrap(self.value_net, process_group, device_ids)
-        broadcast_parameters(list(self.target_value_net.parameters()), process_group)
+    # -- training-loop plumbing (algos/base.py): DDP wraps value_net; rank 0's target
+    def replicated_parameters(self) -> list[nn.Parameter]:
+        return list(self.target_value_net.parameters())
 
     # -- training
     def _images(self, images: torch.Tensor) -> torch.Tensor:
@@ -161,7 +146,7 @@ class Agent(nn.Module):
             target_intent_curr = self.target_value_net.values_from_latents(
                 latent_s, latent_z, latent_z)
 
-        values = self._ddp.get('value', self.value_net)(obs, goals, intents)
+        values = self._ddp.get('value_net', self.value_net)(obs, goals, intents)
         loss, info = icvf_loss(values, target_next, target_intent_next, target_intent_curr,
                                rewards, masks, intent_rewards, intent_masks, cfg.gamma,
                                cfg.expectile)

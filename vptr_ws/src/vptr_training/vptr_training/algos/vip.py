@@ -25,8 +25,8 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from vptr_training.algos.common import (ddp_wrap, encoder_state_copy, load_encoder_strict,
-                                        module_device, prepare_images)
+from vptr_training.algos.base import AgentBase
+from vptr_training.algos.common import module_device, prepare_images
 from vptr_training.nets.encoders import make_encoder, to_float_images
 
 
@@ -73,8 +73,12 @@ def vip_loss(value_initial: torch.Tensor, value_current: torch.Tensor,
     return loss, info
 
 
-class Agent(nn.Module):
+class Agent(AgentBase):
     """VIP learner over one encoder (no heads: the value is a latent distance)."""
+
+    OPTIMIZERS = {'encoder': 'optimizer'}
+    DDP_MODULES = ('encoder',)
+    ENCODERS = {'encoder': 'VIP'}
 
     def __init__(self, config: Config,
                  encoder_factory: Optional[Callable[[], nn.Module]] = None) -> None:
@@ -83,20 +87,6 @@ class Agent(nn.Module):
         self.encoder = encoder_factory() if encoder_factory is not None else make_encoder(
             config.encoder, config.image_size, config.latent_dim)
         self.optimizer = torch.optim.Adam(self.encoder.parameters(), lr=config.lr)
-        self._ddp: dict[str, nn.Module] = {}
-
-    def encoder_state_dict(self) -> dict[str, torch.Tensor]:
-        return encoder_state_copy(self.encoder)
-
-    def load_encoder_state_dict(self, state_dict: dict[str, torch.Tensor]) -> None:
-        load_encoder_strict(self.encoder, state_dict, 'VIP')
-
-    def optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        return {'encoder': self.optimizer}
-
-    def wrap_ddp(self, process_group: Optional[object] = None,
-                 device_ids: Optional[list[int]] = None) -> None:
-        self._ddp['encoder'] = ddp_wrap(self.encoder, process_group, device_ids)
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         cfg = self.config

@@ -3,7 +3,8 @@
 Layout of RUN_DIR/checkpoints/step_00001000/:
   model.safetensors        agent.state_dict() (all networks, target networks, temperatures)
   encoder.safetensors      agent.encoder_state_dict(): what the next phase starts from
-  config.yaml              the resolved config
+  config.yaml              the resolved config (with config_version; read back migrated
+                           to the current schema, training/config.py migrate_config)
   spec.json                what acting needs: algo, image_size, state/action names, action
                            box, control rate, task names, encoder
   stats.json               normalisation statistics of the data it was trained on
@@ -35,7 +36,7 @@ import uuid
 import numpy as np
 from safetensors.torch import load_file, save_file
 import torch
-from vptr_training.errors import CheckpointError
+from vptr_training.errors import CheckpointError, ConfigError
 import yaml
 
 CHECKPOINTS_DIR = 'checkpoints'
@@ -201,7 +202,7 @@ def checkpoint_name(step: int) -> str:
 
 
 def save_checkpoint(run_dir: str | os.PathLike, step: int,
-                    model_state: dict[str, torch.Tensor], *, config: dict[str, Any],
+                    model_state: dict[str, torch.Tensor], *, config: Any,
                     spec: dict[str, Any], stats: dict[str, Any] | None = None,
                     encoder_state: dict[str, torch.Tensor] | None = None,
                     optimizer_states: dict[str, dict[str, Any]] | None = None,
@@ -323,7 +324,7 @@ def resolve_checkpoint_dir(path: str | os.PathLike) -> Path:
 class Checkpoint:
     path: Path
     step: int
-    config: dict[str, Any]
+    config: dict[str, Any]      # config.yaml, migrated (training.config.config_from_dict types it)
     spec: dict[str, Any]
     stats: dict[str, Any]
     model_state: dict[str, torch.Tensor]
@@ -443,15 +444,12 @@ def load_checkpoint(path: str | os.PathLike, expect: dict[str, Any] | None = Non
         raise CheckpointError(f'{ckpt / SPEC_FILE}: not a JSON object')
     if expect:
         check_spec(spec, expect, ckpt / SPEC_FILE)
-    try:
-        config = yaml.safe_load((ckpt / CONFIG_FILE).read_text())
-    except yaml.YAMLError as exc:
-        raise CheckpointError(f'{ckpt / CONFIG_FILE}: unreadable YAML ({exc})') from None
+    config = read_checkpoint_config(ckpt)
     stats = _read_json(ckpt / STATS_FILE)
     model_state = _load_tensors(ckpt / MODEL_FILE, map_location)
     encoder_state = (_load_tensors(ckpt / ENCODER_FILE, map_location)
                      if (ckpt / ENCODER_FILE).exists() else None)
-    result = Checkpoint(path=ckpt, step=int(manifest.get('step', 0)), config=config or {},
+    result = Checkpoint(path=ckpt, step=int(manifest.get('step', 0)), config=config,
                         spec=spec, stats=stats, model_state=model_state,
                         encoder_state=encoder_state,
                         git_revision=str(manifest.get('git_revision', 'unknown')))
@@ -469,6 +467,23 @@ def load_checkpoint(path: str | os.PathLike, expect: dict[str, Any] | None = Non
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f'{ckpt / TRAIN_JSON_FILE}: malformed ({exc!r})') from None
     return result
+
+
+def read_checkpoint_config(ckpt: Path) -> dict[str, Any]:
+    """A checkpoint's config.yaml as a plain dict, migrated to the current schema version
+    (a checkpoint saved by older code, without config_version, still loads)."""
+    from vptr_training.training.config import migrate_config
+    path = ckpt / CONFIG_FILE
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise CheckpointError(f'{path}: unreadable YAML ({exc})') from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f'{path}: not a mapping')
+    try:
+        return migrate_config(data, str(path))
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
 
 
 def _load_tensors(path: Path, device: str) -> dict[str, torch.Tensor]:

@@ -30,14 +30,14 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from vptr_training.algos import make_agent, PRETRAIN_ALGOS, ROBOT_ALGOS
+from vptr_training.algos.base import Agent
 from vptr_training.errors import CheckpointError, ConfigError
 from vptr_training.training import checkpoint as ckpt_io
 from vptr_training.training import distributed
-from vptr_training.training.config import load_config, make_agent_config
+from vptr_training.training.config import flatten, load_config, save_config, TrainConfig
 
 logger = logging.getLogger(__name__)
-PRETRAIN_ALGOS = ('icvf', 'vip')
-ROBOT_ALGOS = ('cql', 'bc')
 METRICS_FILE = 'metrics.csv'
 EVAL_FILE = 'eval.csv'
 # Modules that register evaluation hooks when imported (imported on first lookup).
@@ -48,8 +48,8 @@ HOOK_MODULES = ('vptr_training.evaluation', 'vptr_training.diagnostics')
 
 @dataclass
 class EvalContext:
-    agent: torch.nn.Module
-    config: dict[str, Any]
+    agent: Agent
+    config: TrainConfig
     spec: dict[str, Any]
     step: int
     run_dir: Path
@@ -117,30 +117,30 @@ def _store_stats(store: Any) -> dict[str, Any]:
             'action_stats': meta.get('action_stats')}
 
 
-def build_data(config: dict[str, Any], rank: int = 0, world_size: int = 1,
+def build_data(config: TrainConfig, rank: int = 0, world_size: int = 1,
                task_names: list[str] | None = None) -> DataSetup:
     """The sampler of this phase. `task_names` (from a phase-2 checkpoint) fixes the
     one-hot; otherwise it is the sorted union of the stores' tasks and data.extra_tasks."""
     from vptr_training.data.samplers import CQLSampler, ICVFSampler
-    data, image_size = config['data'], int(config['image_size'])
-    split = data['split'] or None
-    if config['algo'] in PRETRAIN_ALGOS:
-        store = _open_store(data['video'], 'video', image_size)
-        s = config['sampler']
-        sampler = ICVFSampler(store, config['batch_size'], p_random=s['p_random'],
-                              p_traj=s['p_traj'], p_curr=s['p_curr'],
-                              p_goal_is_intent=s['p_goal_is_intent'], seed=config['seed'],
+    data, image_size = config.data, int(config.image_size)
+    split = data.split or None
+    if config.algo in PRETRAIN_ALGOS:
+        store = _open_store(data.video, 'video', image_size)
+        s = config.sampler
+        sampler = ICVFSampler(store, config.batch_size, p_random=s.p_random,
+                              p_traj=s.p_traj, p_curr=s.p_curr,
+                              p_goal_is_intent=s.p_goal_is_intent, seed=config.seed,
                               rank=rank, world_size=world_size, split=split)
         return DataSetup(sampler, list(task_names or store.tasks), image_size,
                          float(store.meta['control_hz']), {'video': _store_stats(store)})
     stores = []
     for key in ('prior', 'target'):
-        if data[key]:
-            stores.append((key, _open_store(data[key], key, image_size),
-                           float(data[f'{key}_weight'])))
+        path, weight = getattr(data, key), getattr(data, f'{key}_weight')
+        if path:
+            stores.append((key, _open_store(path, key, image_size), float(weight)))
     if not stores:
         raise ConfigError('set data.prior and/or data.target (episode stores of robot data)')
-    union = sorted({t for _, store, _ in stores for t in store.tasks} | set(data['extra_tasks']))
+    union = sorted({t for _, store, _ in stores for t in store.tasks} | set(data.extra_tasks))
     if task_names is None:
         task_names = union
     else:
@@ -150,9 +150,9 @@ def build_data(config: dict[str, Any], rank: int = 0, world_size: int = 1,
                               f'of the checkpoint being continued ({task_names}); add them '
                               'to data.extra_tasks (or data.target) in the earlier phase')
     sampler = CQLSampler([(store, weight) for _, store, weight in stores], task_names,
-                         config['batch_size'], seed=config['seed'], rank=rank,
+                         config.batch_size, seed=config.seed, rank=rank,
                          world_size=world_size,
-                         n_success_steps=config['sampler']['n_success_steps'], split=split)
+                         n_success_steps=config.sampler.n_success_steps, split=split)
     hz = {float(store.meta['control_hz']) for _, store, _ in stores}
     if len(hz) > 1:
         rates = ', '.join(f"{key}: {store.meta['control_hz']} Hz" for key, store, _ in stores)
@@ -163,18 +163,9 @@ def build_data(config: dict[str, Any], rank: int = 0, world_size: int = 1,
                      {key: _store_stats(store) for key, store, _ in stores})
 
 
-def build_agent(config: dict[str, Any], num_tasks: int) -> torch.nn.Module:
-    """The algorithm's Agent from the resolved config (no weights loaded)."""
-    module = importlib.import_module(f'vptr_training.algos.{config["algo"]}')
-    agent_config = make_agent_config(
-        config, image_size=int(config['image_size']), encoder=config['encoder']['name'],
-        freeze_encoder=bool(config['encoder']['freeze']), num_tasks=int(num_tasks))
-    return module.Agent(agent_config)
-
-
-def run_spec(config: dict[str, Any], data: DataSetup) -> dict[str, Any]:
-    return ckpt_io.make_spec(config['algo'], data.image_size, data.task_names,
-                             config['encoder']['name'], data.control_hz)
+def run_spec(config: TrainConfig, data: DataSetup) -> dict[str, Any]:
+    return ckpt_io.make_spec(config.algo, data.image_size, data.task_names,
+                             config.encoder.name, data.control_hz)
 
 
 # ------------------------------------------------------------------------------ logging
@@ -251,13 +242,13 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def init_from_previous_phases(config: dict[str, Any], agent: torch.nn.Module,
+def init_from_previous_phases(config: TrainConfig, agent: Agent,
                               data: DataSetup) -> None:
     """Initialise from earlier phases: encoder.init_from (phase 1 encoder) and init_from
     (the whole agent of phase 2, continued in phase 3)."""
-    expect_image = {'image_size': data.image_size, 'encoder': config['encoder']['name']}
-    if config['encoder']['init_from']:
-        source = ckpt_io.load_checkpoint(config['encoder']['init_from'], expect=expect_image,
+    expect_image = {'image_size': data.image_size, 'encoder': config.encoder.name}
+    if config.encoder.init_from:
+        source = ckpt_io.load_checkpoint(config.encoder.init_from, expect=expect_image,
                                          load_train_state=False)
         if source.encoder_state is None:
             raise CheckpointError(f'{source.path}: has no {ckpt_io.ENCODER_FILE} to '
@@ -266,13 +257,13 @@ def init_from_previous_phases(config: dict[str, Any], agent: torch.nn.Module,
             agent.load_encoder_state_dict(source.encoder_state)
         except CheckpointError as exc:
             raise CheckpointError(f'{source.path / ckpt_io.ENCODER_FILE}: {exc}') from None
-    if config['init_from']:
+    if config.init_from:
         source = ckpt_io.load_checkpoint(
-            config['init_from'], expect=dict(expect_image, algo=config['algo'],
-                                             task_names=data.task_names),
-            load_train_state=bool(config['init_optimizer']))
+            config.init_from, expect=dict(expect_image, algo=config.algo,
+                                          task_names=data.task_names),
+            load_train_state=bool(config.init_optimizer))
         _load_agent_state(agent, source.model_state, source.path)
-        if config['init_optimizer']:
+        if config.init_optimizer:
             # moments and step counts continue; learning rates come from this config
             configured = {name: [group['lr'] for group in opt.param_groups]
                           for name, opt in agent.optimizers().items()}
@@ -282,7 +273,7 @@ def init_from_previous_phases(config: dict[str, Any], agent: torch.nn.Module,
                     group['lr'] = lr
 
 
-def _load_agent_state(agent: torch.nn.Module, state: dict[str, torch.Tensor],
+def _load_agent_state(agent: Agent, state: dict[str, torch.Tensor],
                       where: Path) -> None:
     try:
         agent.load_state_dict(state, strict=True)
@@ -291,7 +282,7 @@ def _load_agent_state(agent: torch.nn.Module, state: dict[str, torch.Tensor],
                               f'{ckpt_io.state_dict_mismatch(exc)}') from None
 
 
-def _load_optimizers(agent: torch.nn.Module, states: dict[str, Any], where: Path) -> None:
+def _load_optimizers(agent: Agent, states: dict[str, Any], where: Path) -> None:
     optimizers = agent.optimizers()
     if set(states) != set(optimizers):
         raise CheckpointError(f'{where}: optimizers {sorted(states)} do not match this '
@@ -309,10 +300,9 @@ RESUME_FREE_KEYS = {'steps', 'num_workers', 'prefetch', 'torch_threads', 'out_di
                     'eval_every', 'save_every', 'keep_last', 'progress', 'device'}
 
 
-def _warn_config_changes(saved: dict[str, Any], config: dict[str, Any],
+def _warn_config_changes(saved: dict[str, Any], config: TrainConfig,
                          dist_info: distributed.DistInfo) -> None:
-    from vptr_training.training.config import flatten
-    before, now = dict(flatten(saved)), dict(flatten(config))
+    before, now = dict(flatten(saved)), dict(flatten(config.to_dict()))
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k)
                      and k.split('.')[0] not in RESUME_FREE_KEYS and not k.startswith('eval.'))
     if changed and dist_info.is_main:
@@ -325,26 +315,26 @@ def _window_means(window: list[dict[str, float]]) -> dict[str, float]:
     return {k: float(np.mean([info[k] for info in window if k in info])) for k in keys}
 
 
-def train(config: dict[str, Any], resume: bool = False) -> dict[str, Any]:
-    """Run one phase to `config['steps']` updates. Returns a summary dict."""
-    dist_info = distributed.init_from_env(config['device'])
+def train(config: TrainConfig, resume: bool = False) -> dict[str, Any]:
+    """Run one phase to `config.steps` updates. Returns a summary dict."""
+    dist_info = distributed.init_from_env(config.device)
     try:
         return _train(config, resume, dist_info)
     finally:
         distributed.shutdown(dist_info)
 
 
-def _train(config: dict[str, Any], resume: bool,
+def _train(config: TrainConfig, resume: bool,
            dist_info: distributed.DistInfo) -> dict[str, Any]:
-    run_dir = Path(config['out_dir'])
+    run_dir = Path(config.out_dir)
     device = dist_info.device
-    if config['torch_threads'] > 0:
-        torch.set_num_threads(int(config['torch_threads']))
+    if config.torch_threads > 0:
+        torch.set_num_threads(int(config.torch_threads))
     resume_from = ckpt_io.latest_checkpoint(run_dir) if resume and run_dir.exists() else None
     if resume and resume_from is None and dist_info.is_main:
         logger.info(f'note: no checkpoint in {run_dir} to resume from, starting at step 0')
     if not resume and ckpt_io.latest_checkpoint(run_dir) is not None:
-        if not config['overwrite']:
+        if not config.overwrite:
             raise ConfigError(f'{run_dir} already holds a run; pass --resume to continue it, '
                               'overwrite=true to replace it, or choose another --out')
         if dist_info.is_main:
@@ -355,16 +345,16 @@ def _train(config: dict[str, Any], resume: bool,
     if resume_from is not None:
         state = ckpt_io.load_checkpoint(resume_from)
         task_names = list(state.spec['task_names'])
-    elif config['init_from'] and config['algo'] in ROBOT_ALGOS:
+    elif config.init_from and config.algo in ROBOT_ALGOS:
         # phase 3 keeps phase 2's one-hot layout (the target slot already exists)
-        previous = ckpt_io.load_checkpoint(config['init_from'], load_train_state=False,
-                                           expect={'algo': config['algo']})
+        previous = ckpt_io.load_checkpoint(config.init_from, load_train_state=False,
+                                           expect={'algo': config.algo})
         task_names = list(previous.spec['task_names'])
 
-    _seed_everything(config['seed'] + dist_info.rank)
+    _seed_everything(config.seed + dist_info.rank)
     data = build_data(config, dist_info.rank, dist_info.world_size, task_names)
     spec = run_spec(config, data)
-    agent = build_agent(config, len(data.task_names)).to(device)
+    agent = make_agent(config, len(data.task_names)).to(device)
     step = 0
     if state is not None:
         ckpt_io.check_spec(state.spec, {'image_size': spec['image_size'], 'algo': spec['algo'],
@@ -392,13 +382,12 @@ def _train(config: dict[str, Any], resume: bool,
 
     if dist_info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        from vptr_training.training.config import save_config
         save_config(config, run_dir / 'config.yaml')
     log = MetricsLog(run_dir, dist_info.is_main, step if state is not None else None)
     loader = _make_loader(config, data.sampler, device)
-    hook = get_eval_hook(config['eval']['hook']) if config['eval']['hook'] else None
+    hook = get_eval_hook(config.eval.hook) if config.eval.hook else None
     last_checkpoint = resume_from
-    total = int(config['steps'])
+    total = int(config.steps)
     bar = _progress(config, dist_info, step, total)
     # losses since the last log line; saved in checkpoints so a resumed run logs the
     # same means even when save_every is not a multiple of log_every
@@ -423,7 +412,7 @@ def _train(config: dict[str, Any], resume: bool,
             window.append(info)
             if bar is not None:
                 bar.update(1)
-            if step % config['log_every'] == 0 or step == total:
+            if step % config.log_every == 0 or step == total:
                 values = _window_means(window)
                 last = dict(values)
                 values['steps_per_s'] = timed_steps / max(step_time, 1e-9)
@@ -432,11 +421,11 @@ def _train(config: dict[str, Any], resume: bool,
                 if bar is not None:
                     bar.set_postfix(_postfix(values), refresh=False)
                 window, wait_time, step_time, timed_steps = [], 0.0, 0.0, 0
-            if hook is not None and config['eval_every'] and (
-                    step % config['eval_every'] == 0 or step == total):
+            if hook is not None and config.eval_every and (
+                    step % config.eval_every == 0 or step == total):
                 _run_eval(hook, agent, config, spec, step, run_dir, device,
                           last_checkpoint, dist_info, log, bar)
-            if (config['save_every'] and step % config['save_every'] == 0) or step == total:
+            if (config.save_every and step % config.save_every == 0) or step == total:
                 last_checkpoint = _save(run_dir, step, agent, config, spec, data, loader,
                                         dist_info, {'log_window': window})
     finally:
@@ -458,18 +447,18 @@ def _clear_run(run_dir: Path) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
-def _make_loader(config: dict[str, Any], sampler: Any, device: torch.device) -> Any:
+def _make_loader(config: TrainConfig, sampler: Any, device: torch.device) -> Any:
     from vptr_training.data.samplers import make_loader
-    return make_loader(sampler, config['num_workers'], config['prefetch'],
+    return make_loader(sampler, config.num_workers, config.prefetch,
                        pin_memory=device.type == 'cuda')
 
 
-def _progress(config: dict[str, Any], dist_info: distributed.DistInfo, step: int,
+def _progress(config: TrainConfig, dist_info: distributed.DistInfo, step: int,
               total: int) -> Any:
-    if not (config['progress'] and dist_info.is_main):
+    if not (config.progress and dist_info.is_main):
         return None
     from tqdm import tqdm
-    return tqdm(total=total, initial=step, desc=f'{config["phase"]} ({config["algo"]})',
+    return tqdm(total=total, initial=step, desc=f'{config.phase} ({config.algo})',
                 unit='step', dynamic_ncols=True, mininterval=1.0)
 
 
@@ -479,7 +468,7 @@ def _postfix(values: dict[str, float]) -> dict[str, str]:
             and math.isfinite(values[k])}
 
 
-def _run_eval(hook: EvalHook, agent: torch.nn.Module, config: dict[str, Any],
+def _run_eval(hook: EvalHook, agent: Agent, config: TrainConfig,
               spec: dict[str, Any], step: int, run_dir: Path, device: torch.device,
               checkpoint_dir: Path | None, dist_info: distributed.DistInfo,
               log: MetricsLog, bar: Any) -> None:
@@ -487,7 +476,7 @@ def _run_eval(hook: EvalHook, agent: torch.nn.Module, config: dict[str, Any],
         agent.eval()
         try:
             results = hook(EvalContext(agent, config, spec, step, run_dir, device,
-                                       checkpoint_dir, dict(config['eval']['args'])))
+                                       checkpoint_dir, dict(config.eval.args)))
         finally:
             agent.train()
         results = {k: float(v) for k, v in (results or {}).items()}
@@ -498,7 +487,7 @@ def _run_eval(hook: EvalHook, agent: torch.nn.Module, config: dict[str, Any],
     distributed.barrier(dist_info)
 
 
-def _save(run_dir: Path, step: int, agent: Any, config: dict[str, Any],
+def _save(run_dir: Path, step: int, agent: Agent, config: TrainConfig,
           spec: dict[str, Any], data: DataSetup, loader: Any,
           dist_info: distributed.DistInfo, extra: dict[str, Any]) -> Path | None:
     rng = ckpt_io.capture_rng_state()
@@ -516,7 +505,7 @@ def _save(run_dir: Path, step: int, agent: Any, config: dict[str, Any],
             optimizer_states={name: opt.state_dict()
                               for name, opt in agent.optimizers().items()},
             sampler_state=loader.state_dict(), rng_state=rng, extra=extra,
-            keep_last=config['keep_last'])
+            keep_last=config.keep_last)
     distributed.barrier(dist_info)
     return path if path is not None else ckpt_io.latest_checkpoint(run_dir)
 
@@ -537,11 +526,11 @@ def load_and_train(config_file: str | None, overrides: list[str], phase: str,
             raise ConfigError(f'{saved}: no saved config to resume from; give --config')
         config_file = str(saved)
     config = load_config(config_file, items)
-    if config['phase'] != phase:
-        raise ConfigError(f'{config_file} is a {config["phase"]!r} config; run it with '
-                          f'`vptr {config["phase"]}` (or set phase={phase})')
+    if config.phase != phase:
+        raise ConfigError(f'{config_file} is a {config.phase!r} config; run it with '
+                          f'`vptr {config.phase}` (or set phase={phase})')
     allowed = PRETRAIN_ALGOS if phase == 'pretrain' else ROBOT_ALGOS
-    if config['algo'] not in allowed:
-        raise ConfigError(f'algo {config["algo"]!r} cannot run in phase {phase!r} '
+    if config.algo not in allowed:
+        raise ConfigError(f'algo {config.algo!r} cannot run in phase {phase!r} '
                           f'(choose {" or ".join(allowed)})')
     return train(config, resume=resume)
