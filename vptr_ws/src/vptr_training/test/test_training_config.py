@@ -88,7 +88,8 @@ def test_presets_inherit():
 def test_base_chain_errors_and_relative_paths(tmp_path):
     (tmp_path / 'sub').mkdir()
     (tmp_path / 'root.yaml').write_text('base: demo_train\nsteps: 11\n')
-    (tmp_path / 'sub' / 'leaf.yaml').write_text('base: ../root.yaml\nseed: 5\n')
+    relative = Path('..', 'root.yaml')     # relative to the file that names it
+    (tmp_path / 'sub' / 'leaf.yaml').write_text(f'base: {relative}\nseed: 5\n')
     leaf = load_config(tmp_path / 'sub' / 'leaf.yaml')
     assert (leaf.steps, leaf.seed, leaf.algo) == (11, 5, 'cql')
     (tmp_path / 'a.yaml').write_text('base: b.yaml\n')
