@@ -124,13 +124,19 @@ class TwinQHead(nn.Module):
             per_state = torch.baddbmm(layer.bias, latent, weight[:, skip + action_dim:])
             if index == 0:
                 per_state = torch.baddbmm(per_state, hidden, weight[:, :skip])
-            # (k, B N, out). Out of place: measured faster than baddbmm_ chains or a
-            # broadcast add here (autograd copies around in-place ops).
-            pre = torch.baddbmm(per_state.repeat_interleave(num_actions, 1), flat_actions,
-                                weight[:, skip:skip + action_dim])
-            if index > 0:
-                pre = torch.baddbmm(pre, hidden, weight[:, :skip])
-            hidden = torch.relu(pre)
+            # (k, B N, out). With autograd, out of place measured faster than baddbmm_
+            # chains or a broadcast add; without (target network), in place: 1.5x.
+            pre = per_state.repeat_interleave(num_actions, 1)
+            if torch.is_grad_enabled():
+                pre = torch.baddbmm(pre, flat_actions, weight[:, skip:skip + action_dim])
+                if index > 0:
+                    pre = torch.baddbmm(pre, hidden, weight[:, :skip])
+                hidden = torch.relu(pre)
+            else:
+                pre.baddbmm_(flat_actions, weight[:, skip:skip + action_dim])
+                if index > 0:
+                    pre.baddbmm_(hidden, weight[:, :skip])
+                hidden = pre.relu_()
         q_values = self.output(hidden).squeeze(-1)
         return q_values.reshape(members, batch, num_actions)
 
