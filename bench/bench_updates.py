@@ -25,8 +25,8 @@ git blob id is checked. It imports d4rl, gym, pyrallis and wandb at module level
 `ContinuousCQL` does not use: empty stand-ins are registered when they are not installed.
 Without git history or CORL's file the comparison in question is skipped with a message.
 
-  python bench/bench_updates.py [--cases image,state] [--rounds 4] [--block 2.5]
-                                [--threads 1] [--compile]
+  python bench/bench_updates.py [--cases image,state] [--rounds 6] [--block 1.5]
+                                [--threads 1]
 """
 from __future__ import annotations
 
@@ -260,8 +260,6 @@ def main() -> int:
     parser.add_argument('--rounds', type=int, default=6)
     parser.add_argument('--block', type=float, default=1.5, help='seconds per timed block')
     parser.add_argument('--threads', type=int, default=1)
-    parser.add_argument('--compile', action='store_true',
-                        help="also time this checkout's update with compile=True")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     cases = args.cases.split(',')
@@ -277,9 +275,6 @@ def main() -> int:
             batches = [robot_batch(64, 64, 10) for _ in range(4)]
             config = dict(num_tasks=10, encoder='small', image_size=64)
             runners = {ours: vptr_runner(cql, config, batches)}
-            if args.compile:
-                runners[f'{ours}, compiled'] = vptr_runner(cql, dict(config, compile=True),
-                                                           batches)
             if old is not None:
                 runners[old_name] = vptr_runner(old, config, batches)
             start = time.perf_counter()
