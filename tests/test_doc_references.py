@@ -36,6 +36,8 @@ NOT_REPOSITORY_FILES = {
     # files of other projects (Interbotix, the ROS 2 sources tools/ros_check builds)
     'interbotix_xsarm_control/launch/xsarm_control.launch.py', 'config/wx250s.yaml',
     'rosbag2/shared_queues_vendor/CMakeLists.txt',
+    # CORL's CQL, the reference bench/bench_updates.py loads at a pinned commit
+    'algorithms/offline/cql.py',
 }
 PACKAGES = REPO / 'vptr_ws' / 'src'
 
