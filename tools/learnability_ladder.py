@@ -115,7 +115,8 @@ def _vptr(*args: str) -> None:
     subprocess.run([sys.executable, '-m', 'vptr_training.cli', *args], check=True)
 
 
-def image_bc(out: Path, demos: int, episodes: int, updates: int, noise: float) -> dict:
+def image_bc(out: Path, demos: int, episodes: int, updates: int, noise: float, lr: float,
+             shift_pad: int) -> dict:
     """Generate, convert, train and evaluate one image-BC rung with the real commands."""
     raw, store, run = out / f'raw{demos}', out / f'target{demos}', out / f'bc{demos}'
     if not (store / 'meta.json').is_file():
@@ -128,6 +129,7 @@ def image_bc(out: Path, demos: int, episodes: int, updates: int, noise: float) -
     _vptr('finetune', '--config', 'bc_finetune', f'data.target={store}', 'data.prior=',
           'data.prior_weight=0', 'data.target_weight=1', 'encoder.init_from=',
           'encoder.freeze=false', f'steps={updates}', f'save_every={updates}',
+          f'agent.lr={lr}', f'agent.shift_pad={shift_pad}',
           f'out_dir={run}', 'overwrite=true', 'progress=false')
     train_seconds = time.time() - start
     _vptr('eval-sim', str(run), '--episodes', str(episodes), '--conditions',
@@ -136,7 +138,8 @@ def image_bc(out: Path, demos: int, episodes: int, updates: int, noise: float) -
     results = {r['condition']: (r['successes'], r['episodes'], r['ci_low'], r['ci_high'])
                for r in rows}
     return {'rung': f'image BC, {demos} target demos', 'results': results,
-            'budget': f'{updates} updates (batch 64, {train_seconds:.0f} s incl. start-up)'}
+            'budget': f'{updates} updates (batch 64, lr {lr:g}, shift pad {shift_pad}, '
+                      f'{train_seconds:.0f} s incl. start-up)'}
 
 
 def _cell(result: tuple) -> str:
@@ -153,13 +156,17 @@ def main() -> int:
     parser.add_argument('--privileged-updates', type=int, default=5000)
     parser.add_argument('--image-updates', type=int, default=2000)
     parser.add_argument('--noise', type=float, default=0.1)
+    # Image-BC settings measured to fit fastest here (docs/method.md, deviations).
+    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--shift-pad', type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rows = [privileged_bc(args.privileged_demos, args.episodes, args.privileged_updates,
                           args.noise)]
     print(json.dumps(rows[-1]), flush=True)
     for demos in (int(d) for d in args.demos.split(',') if d):
-        rows.append(image_bc(args.out, demos, args.episodes, args.image_updates, args.noise))
+        rows.append(image_bc(args.out, demos, args.episodes, args.image_updates, args.noise,
+                             args.lr, args.shift_pad))
         print(json.dumps(rows[-1]), flush=True)
     print(f'\nCommand: `python tools/learnability_ladder.py {" ".join(sys.argv[1:])}`; commit '
           f'{_git_revision()}; machine: {platform.machine()}, {os.cpu_count()} CPUs, '
