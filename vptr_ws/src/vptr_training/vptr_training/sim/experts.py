@@ -54,8 +54,6 @@ class _Waypoint:
     yaw: float
     gripper: float
     hold_steps: int = 0      # extra steps to stay once reached (gripper motions)
-    track: str | None = None  # re-read the object position each step (closed loop)
-    carrying: str | None = None  # the object must be in the gripper here (else re-plan)
 
 
 class ScriptedExpert:
@@ -72,10 +70,7 @@ class ScriptedExpert:
 
     # Planning ---------------------------------------------------------------------
     def _plan_episode(self) -> list[_Waypoint]:
-        task = self.env.task
-        if task.kind == 'pick_place':
-            return self._plan_pick_place()
-        if task.kind == 'open_drawer':
+        if self.env.task.kind == 'open_drawer':
             return self._plan_open_drawer()
         return self._plan_close_drawer()
 
@@ -86,27 +81,6 @@ class ScriptedExpert:
         if name == 'can':
             return 0.0
         return float((yaw + period / 2) % period - period / 2)
-
-    def _plan_pick_place(self) -> list[_Waypoint]:
-        env, task = self.env, self.env.task
-        obj, cont = OBJECTS[task.obj], CONTAINERS[task.container]
-        pos = env.object_position(task.obj)
-        cxy = env.container_position(task.container)
-        yaw = self._grasp_yaw(task.obj)
-        grasp_z = obj.grasp_z
-        # Let go with the object's bottom ~1.5 cm above the receptacle's floor.
-        release_z = cont.floor + grasp_z + 0.015
-        return [
-            _Waypoint(np.array([pos[0], pos[1], grasp_z + 0.08]), yaw, 1.0, track=task.obj),
-            _Waypoint(np.array([pos[0], pos[1], grasp_z]), yaw, 1.0, hold_steps=1,
-                      track=task.obj),
-            _Waypoint(np.array([pos[0], pos[1], grasp_z]), yaw, 0.0, hold_steps=2),
-            _Waypoint(np.array([pos[0], pos[1], SAFE_Z]), yaw, 0.0, carrying=task.obj),
-            _Waypoint(np.array([cxy[0], cxy[1], SAFE_Z]), 0.0, 0.0, carrying=task.obj),
-            _Waypoint(np.array([cxy[0], cxy[1], release_z]), 0.0, 0.0, carrying=task.obj),
-            _Waypoint(np.array([cxy[0], cxy[1], release_z]), 0.0, 1.0, hold_steps=2),
-            _Waypoint(np.array([cxy[0], cxy[1], SAFE_Z]), 0.0, 1.0, hold_steps=100),
-        ]
 
     def _front_x(self) -> float:
         """x of the drawer's front face now."""
@@ -153,13 +127,7 @@ class ScriptedExpert:
             self._episode_marker = self.env.episode_id
             self.reset()
         wp = self._plan[self._index]
-        if wp.carrying is not None and not self.env.gripper_touching(wp.carrying):
-            self.reset()  # dropped it: go back and pick it up again
-            wp = self._plan[self._index]
         target = self.env.target6
-        if wp.track is not None and not self.env.gripper_touching(wp.track):
-            pos = self.env.object_position(wp.track)
-            wp.xyz[:2] = pos[:2]
         delta = np.zeros(7)
         delta[:3] = wp.xyz - target[:3]
         delta[3:5] = wrap_angle(-target[3:5])
