@@ -125,21 +125,32 @@ def image_bc(out: Path, demos: int, episodes: int, updates: int, noise: float, l
               '--noise', str(noise), '--workers', '2')
         _vptr('data', 'rosbag', str(raw / 'target_rosbags'), str(store), '--task', TASK,
               '--size', '64', '--workers', '2')
+    evaluation, seconds_file = out / f'eval{demos}' / 'eval.json', out / f'bc{demos}.seconds'
+    if evaluation.is_file():                 # a finished rung of an earlier run: reuse it
+        train_seconds = (f'{float(seconds_file.read_text()):.0f} s' if seconds_file.is_file()
+                         else 'time not recorded')
+        return _image_row(demos, evaluation, updates, lr, shift_pad, train_seconds)
     start = time.time()
     _vptr('finetune', '--config', 'bc_finetune', f'data.target={store}', 'data.prior=',
           'data.prior_weight=0', 'data.target_weight=1', 'encoder.init_from=',
           'encoder.freeze=false', f'steps={updates}', f'save_every={updates}',
           f'agent.lr={lr}', f'agent.shift_pad={shift_pad}',
           f'out_dir={run}', 'overwrite=true', 'progress=false')
-    train_seconds = time.time() - start
+    seconds_file.write_text(str(time.time() - start))
     _vptr('eval-sim', str(run), '--episodes', str(episodes), '--conditions',
-          'seen,new_positions', '--out', str(out / f'eval{demos}'), '--videos', '1')
-    rows = json.loads((out / f'eval{demos}' / 'eval.json').read_text())
+          'seen,new_positions', '--out', str(evaluation.parent), '--videos', '1')
+    return _image_row(demos, evaluation, updates, lr, shift_pad,
+                      f'{float(seconds_file.read_text()):.0f} s')
+
+
+def _image_row(demos: int, evaluation: Path, updates: int, lr: float, shift_pad: int,
+               train_time: str) -> dict:
+    rows = json.loads(evaluation.read_text())['results']
     results = {r['condition']: (r['successes'], r['episodes'], r['ci_low'], r['ci_high'])
                for r in rows}
     return {'rung': f'image BC, {demos} target demos', 'results': results,
             'budget': f'{updates} updates (batch 64, lr {lr:g}, shift pad {shift_pad}, '
-                      f'{train_seconds:.0f} s incl. start-up)'}
+                      f'training {train_time} incl. start-up)'}
 
 
 def _cell(result: tuple) -> str:
