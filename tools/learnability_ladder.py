@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 from pathlib import Path
 import platform
@@ -43,15 +42,6 @@ def _git_revision() -> str:
         return 'unknown'
 
 
-def _privileged_features(env, obs: dict) -> np.ndarray:
-    """7-D state + object position (3) + object yaw as (sin 2y, cos 2y) + receptacle xy."""
-    task = env.task
-    yaw = env.object_yaw(task.obj)
-    return np.concatenate([obs['state'], env.object_position(task.obj),
-                           [math.sin(2 * yaw), math.cos(2 * yaw)],
-                           env.container_position(task.container)]).astype(np.float32)
-
-
 def privileged_bc(demos: int, episodes: int, updates: int, noise: float, seed: int = 0
                   ) -> dict:
     """Train and evaluate the privileged-state BC rung (seconds, not minutes)."""
@@ -60,7 +50,7 @@ def privileged_bc(demos: int, episodes: int, updates: int, noise: float, seed: i
     from vptr_training.nets.mlp import MLP
     from vptr_training.robot.conventions import scale_action, unscale_action
     from vptr_training.sim.env import WidowXSimEnv
-    from vptr_training.sim.experts import make_expert
+    from vptr_training.sim.experts import make_expert, privileged_observation
 
     torch.manual_seed(seed)
     env = WidowXSimEnv(TASK, render=False)
@@ -70,7 +60,7 @@ def privileged_bc(demos: int, episodes: int, updates: int, noise: float, seed: i
         expert = make_expert(env, noise=noise, seed=i)
         for _ in range(env.max_episode_steps):
             action = expert(obs)
-            inputs.append(_privileged_features(env, obs))
+            inputs.append(privileged_observation(env, obs['state']))
             targets.append(scale_action(action))
             obs, _, terminated, _, _ = env.step(action)
             if terminated:
@@ -98,7 +88,8 @@ def privileged_bc(demos: int, episodes: int, updates: int, noise: float, seed: i
         for i in range(episodes):
             obs, _ = ev.reset(seed=50_000 + 1000 * k + i)
             while True:
-                features = torch.from_numpy((_privileged_features(ev, obs) - mean) / std)
+                features = privileged_observation(ev, obs['state'])
+                features = torch.from_numpy((features - mean) / std)
                 with torch.no_grad():
                     action = torch.tanh(net(features[None]))[0].numpy()
                 obs, _, terminated, truncated, info = ev.step(unscale_action(action))

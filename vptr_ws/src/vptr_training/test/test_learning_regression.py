@@ -9,8 +9,6 @@ wiring and the acting path learn a closed-loop pick-and-place, so a change that 
 learning fails CI. Image learning is measured by `tools/learnability_ladder.py` and the demo
 (docs/results.md).
 """
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -18,20 +16,16 @@ from vptr_training.algos import bc, cql
 from vptr_training.evaluation import wilson_interval
 from vptr_training.robot.conventions import ptr_rewards, scale_action, unscale_action
 from vptr_training.sim.env import WidowXSimEnv
-from vptr_training.sim.experts import make_expert
+from vptr_training.sim.experts import make_expert, PRIVILEGED_DIM, privileged_observation
 
 TASK = 'put_corn_in_bowl'
 DEMOS = 150
 EPISODES = 20
-FEATURES = 14
+FEATURES = PRIVILEGED_DIM
 
 
 def _features(env: WidowXSimEnv, obs: dict) -> np.ndarray:
-    task = env.task
-    yaw = env.object_yaw(task.obj)
-    return np.concatenate([obs['state'], env.object_position(task.obj),
-                           [math.sin(2 * yaw), math.cos(2 * yaw)],
-                           env.container_position(task.container)]).astype(np.float32)
+    return privileged_observation(env, obs['state'])
 
 
 @pytest.fixture(autouse=True)

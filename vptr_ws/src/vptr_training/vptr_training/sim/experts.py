@@ -208,6 +208,20 @@ class ScriptedExpert:
         return action.astype(np.float32)
 
 
+PRIVILEGED_DIM = 14
+
+
+def privileged_observation(env: WidowXSimEnv, state: np.ndarray) -> np.ndarray:
+    """What the pick-and-place expert acts on, as one vector (privileged-state baselines):
+    the 7-D robot state, the object's position (3) and yaw as (sin 2y, cos 2y) (the grasp
+    is symmetric under half turns), and the receptacle's xy."""
+    task = env.task
+    yaw = env.object_yaw(task.obj)
+    return np.concatenate([state, env.object_position(task.obj),
+                           [math.sin(2 * yaw), math.cos(2 * yaw)],
+                           env.container_position(task.container)]).astype(np.float32)
+
+
 def make_expert(env: WidowXSimEnv, noise: float = 0.0,
                 seed: int | None = None) -> ScriptedExpert:
     """The scripted expert of env's task (call `expert(obs)` each step for an action)."""
