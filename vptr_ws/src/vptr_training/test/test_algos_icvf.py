@@ -1,5 +1,8 @@
-"""ICVF: the loss by hand, the agent's plumbing, and learning distances on a chain."""
+"""ICVF: the loss by hand, the agent's plumbing, and learning distances on a chain and on a
+four-rooms gridworld with walls from random-walk video."""
 
+import collections
+import contextlib
 import copy
 
 import numpy as np
@@ -7,6 +10,8 @@ import pytest
 from scipy.stats import spearmanr
 import torch
 from vptr_training.algos import icvf
+from vptr_training.data.samplers import ICVFSampler
+from vptr_training.data.store import EpisodeData, EpisodeStore, StoreWriter
 from vptr_training.errors import CheckpointError
 
 
@@ -89,7 +94,28 @@ def test_icvf_agent_update_moves_target_by_polyak_and_exposes_encoder():
         icvf.Agent(icvf.Config(image_size=64, latent_dim=32)).load_encoder_state_dict(encoder)
 
 
-# -- learning: a 6-state chain, states drawn as one-hot pixels of a 3x3 image ----------------
+# -- learning -------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Tiny networks: threading only adds overhead (and the machine is shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _goal_values(agent, state_images):
+    """V(s, g, g), heads averaged, for every state s (rows) and goal g (columns)."""
+    columns = []
+    for goal in range(len(state_images)):
+        goal_images = state_images[[goal] * len(state_images)]
+        columns.append(agent.value(state_images, goal_images, goal_images).mean(0).numpy())
+    return np.stack(columns, 1)
+
+
+# a 6-state chain, states drawn as one-hot pixels of a 3x3 image
 CHAIN = 6
 GAMMA = 0.8
 
@@ -140,9 +166,7 @@ class _ChainClips:
 
 def test_icvf_learns_shortest_path_distances_on_a_chain():
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)   # tiny networks: threading only adds overhead
-    try:
+    with _one_torch_thread():
         clips = _ChainClips(np.random.default_rng(0))
         # Test-sized settings: identity encoder over one-hot pixels, small heads, fast
         # learning (lr, polyak) so 3000 steps suffice.
@@ -152,14 +176,12 @@ def test_icvf_learns_shortest_path_distances_on_a_chain():
         agent = icvf.Agent(config)
         for _ in range(3000):
             agent.update(clips.sample(64))
-    finally:
-        torch.set_num_threads(threads)
     states = np.arange(CHAIN)
+    all_values = _goal_values(agent, _chain_images(states))
     correlations, errors, near_errors = [], [], []
     for goal in range(CHAIN):
         distance = np.abs(states - goal)
-        goal_images = _chain_images(np.full(CHAIN, goal))
-        values = agent.value(_chain_images(states), goal_images, goal_images).mean(0).numpy()
+        values = all_values[:, goal]
         optimal = -(1 - GAMMA ** distance) / (1 - GAMMA)
         correlations.append(spearmanr(values, -distance).statistic)
         errors.append(np.abs(values - optimal).mean())
@@ -167,3 +189,91 @@ def test_icvf_learns_shortest_path_distances_on_a_chain():
     assert min(correlations) >= 0.9, correlations     # for every goal, as the issue asks
     assert np.mean(errors) < 0.6, errors          # optimal values span [-3.4, 0]
     assert np.max(near_errors) < 0.6, near_errors  # well-covered distances are close
+
+
+# four 3x3 rooms joined by one-cell doors ('#' a wall): 40 cells, shortest paths up to 12 steps
+FOUR_ROOMS = ('   #   ',
+              '       ',
+              '   #   ',
+              '# ### #',
+              '   #   ',
+              '       ',
+              '   #   ')
+WALKS, WALK_LENGTH = 4, 1000
+
+
+def _four_rooms():
+    """The free cells, their neighbour lists and the BFS distance matrix [s, g]."""
+    cells = [(r, c) for r, row in enumerate(FOUR_ROOMS) for c, char in enumerate(row)
+             if char == ' ']
+    index = {cell: i for i, cell in enumerate(cells)}
+    neighbours = [[index[(r + dr, c + dc)] for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1))
+                   if (r + dr, c + dc) in index] for r, c in cells]
+    distances = np.full((len(cells), len(cells)), -1)
+    for source in range(len(cells)):
+        distances[source, source] = 0
+        queue = collections.deque([source])
+        while queue:
+            cell = queue.popleft()
+            for other in neighbours[cell]:
+                if distances[source, other] < 0:
+                    distances[source, other] = distances[source, cell] + 1
+                    queue.append(other)
+    return cells, neighbours, distances
+
+
+def _room_images(cells):
+    """Each cell drawn as a white 3x3 square centred on it (clipped at the border), walls not
+    drawn: neighbouring cells share pixels, and so do cells on either side of a wall."""
+    size = len(FOUR_ROOMS)
+    images = np.zeros((len(cells), size, size, 3), np.uint8)
+    for i, (r, c) in enumerate(cells):
+        images[i, max(r - 1, 0):r + 2, max(c - 1, 0):c + 2] = 255
+    return images
+
+
+@pytest.mark.timeout(900)
+def test_icvf_ranks_gridworld_states_by_shortest_path_distance(tmp_path):
+    """ICVF learns walls from action-free video: trained on random walks in a four-rooms
+    gridworld (the ICVF paper's setting) with the real store, ICVFSampler (default goal and
+    intent mixture, frame-index rewards) and Agent.update, V(s, g, g) ranks the 40 states by
+    BFS distance to g with Spearman >= 0.9 for EVERY goal.
+
+    The bar is the objective's: the exact fixed point of the ICVF loss on this data (the
+    0.9-expectile of the walk's successor values, goal absorbing) ranks at >= 0.99, the
+    random walk's own value at >= 0.98. This run reaches 0.93 (seeds 1, 2: 0.93, 0.91).
+    Probes (issue 8) behind the settings: intents come from the same clip, so V(s, g, g) is
+    trained only on pairs within a clip: as 40 clips of 100 steps, 2% of goal = intent pairs
+    lie 9+ steps apart (7% in 1000-step walks) and 13 goals fail (min 0.52). The sampler's
+    success is "same frame", so on revisits a sample at the goal cell says "not there" (38%
+    of them at 100-step clips, 21% at 1000; success by cell gives 0.95 here instead of 0.93).
+    The agent is drawn as a 3x3 square: as one pixel, the multilinear head sits on a plateau
+    for thousands of updates, even when regressing the exact values directly.
+    """
+    cells, neighbours, distances = _four_rooms()
+    images = _room_images(cells)
+    rng = np.random.default_rng(0)
+    walks = []
+    for _ in range(WALKS):
+        walk = [int(rng.integers(len(cells)))]
+        for _ in range(WALK_LENGTH - 1):
+            walk.append(int(rng.choice(neighbours[walk[-1]])))
+        walks.append(np.array(walk))
+    with StoreWriter(tmp_path / 'walks', kind='video', image_size=len(FOUR_ROOMS)) as writer:
+        for i, walk in enumerate(walks):
+            writer.add(EpisodeData(images=images[walk], task='four_rooms', source=f'walk_{i}'))
+    sampler = ICVFSampler(EpisodeStore(tmp_path / 'walks'), batch_size=256, seed=0)
+
+    torch.manual_seed(0)
+    with _one_torch_thread():
+        config = icvf.Config(gamma=0.9, lr=1e-3, adam_eps=1e-8, polyak=0.2,
+                             encoder='identity', image_size=len(FOUR_ROOMS),
+                             hidden_dims=(64, 64), augment=False)
+        agent = icvf.Agent(config)
+        batches = iter(sampler)
+        for _ in range(3000):
+            agent.update(next(batches))
+    values = _goal_values(agent, torch.from_numpy(images))
+    correlations = [spearmanr(values[:, goal], -distances[:, goal]).statistic
+                    for goal in range(len(cells))]
+    assert min(correlations) >= 0.9, np.round(correlations, 3)
