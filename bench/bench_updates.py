@@ -131,14 +131,9 @@ def load_corl() -> Optional[types.ModuleType]:
 
 # ------------------------------------------------------------------ the agents
 def robot_batch(batch_size: int, size: int, num_tasks: int) -> dict[str, torch.Tensor]:
-    def images() -> torch.Tensor:
-        return torch.randint(0, 256, (batch_size, size, size, 3), dtype=torch.uint8)
-    return {'observations': images(), 'next_observations': images(),
-            'states': torch.randn(batch_size, 7), 'next_states': torch.randn(batch_size, 7),
-            'actions': torch.rand(batch_size, 7) * 2 - 1,
-            'rewards': torch.randint(0, 2, (batch_size,)).float() * 11 - 1,
-            'masks': torch.ones(batch_size),
-            'task_ids': torch.randint(0, num_tasks, (batch_size,))}
+    """The random robot batch of bench_learning.py (same keys, shapes and ranges)."""
+    from bench_learning import _robot_batch     # this folder is on sys.path when run
+    return _robot_batch(torch, batch_size, size, num_tasks)
 
 
 def vptr_runner(module: types.ModuleType, config_kwargs: dict, batches: list,

@@ -3,23 +3,12 @@ sim robot node): the policy's path through the arm interface it shares with the 
 from checkpoints import make_random_checkpoint
 import fake_ros
 import numpy as np
+from sim_nodes import SMALL_CAMERA, start_sim, TASK
 from vptr_policy.control import PolicyController
 from vptr_training.policy import load_policy
 from vptr_training.sim.env import WidowXSimEnv
 from widowx_bringup.arm_control import ControllerConfig
 from widowx_bringup.sim_robot import SimRobot
-
-TASK = 'put_carrot_on_plate'
-SMALL_CAMERA = dict(camera_width=160, camera_height=120)
-
-
-def start_sim(ros, **params):
-    module = fake_ros.import_fresh('widowx_bringup.sim_robot_node')
-    ros.parameter_overrides['sim_robot'] = dict(task=TASK, **params)
-    import rclpy
-    if not ros.initialized:
-        rclpy.init()
-    return module.SimRobotNode()
 
 
 def test_policy_node_drives_the_sim_through_topics(ros):

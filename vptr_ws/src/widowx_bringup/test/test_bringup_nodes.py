@@ -8,20 +8,10 @@ from pathlib import Path
 import fake_ros
 import numpy as np
 import pytest
+from sim_nodes import SMALL_CAMERA, start_sim, TASK
 import yaml
 
 PACKAGE = Path(__file__).resolve().parents[1]
-TASK = 'put_carrot_on_plate'
-SMALL_CAMERA = dict(camera_width=160, camera_height=120)
-
-
-def start_sim(ros, **params):
-    module = fake_ros.import_fresh('widowx_bringup.sim_robot_node')
-    ros.parameter_overrides['sim_robot'] = dict(task=TASK, **params)
-    import rclpy
-    if not ros.initialized:
-        rclpy.init()
-    return module.SimRobotNode()
 
 
 def test_sim_parameters_match_config_yaml(ros):
