@@ -186,13 +186,26 @@ def sample_layout(task: TaskSpec, condition: str, rng: np.random.Generator,
     pool = distractor_pool(condition)
     low_count = 1 if condition == 'new_distractors' else 0
     count = int(rng.integers(low_count, 3))
-    for name in rng.permutation(np.array(pool))[:count]:
+    placed = 0
+    # Distractors are optional clutter: one that finds no free spot (a large one, e.g. the
+    # spoon, on a crowded table) is left out and the next of the pool tried, so that every
+    # seed gives a scene; only the required minimum of 'new_distractors' can fail.
+    for name in rng.permutation(np.array(pool)):
+        if placed == count:
+            break
         name = str(name)
         spec = OBJECTS[name]
-        xy = _place_disc(rng, taken, spec.radius, DISTRACTOR_ZONE_LOW, DISTRACTOR_ZONE_HIGH,
-                         f'distractor {name}', False, tries)
+        try:
+            xy = _place_disc(rng, taken, spec.radius, DISTRACTOR_ZONE_LOW,
+                             DISTRACTOR_ZONE_HIGH, f'distractor {name}', False, tries)
+        except ConfigError:
+            continue
         layout.objects[name] = (float(xy[0]), float(xy[1]),
                                 float(rng.uniform(-math.pi, math.pi)))
+        placed += 1
+    if placed < low_count:
+        raise ConfigError(f'cannot place any of the distractors {", ".join(pool)} on the '
+                          'table (the task bodies leave no free spot)')
     return layout
 
 
