@@ -8,11 +8,13 @@ setup(
     name=package_name,
     version='0.1.0',
     packages=find_packages(exclude=['test']),
-    package_data={package_name: ['configs/*.yaml', 'sim/assets/*']},
+    package_data={package_name: ['configs/*.yaml', 'configs/pipelines/*.yaml', 'sim/assets/*']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + package_name]),
         ('share/' + package_name, ['package.xml']),
         ('share/' + package_name + '/configs', glob('vptr_training/configs/*.yaml')),
+        ('share/' + package_name + '/configs/pipelines',
+         glob('vptr_training/configs/pipelines/*.yaml')),
     ],
     python_requires='>=3.10',
     install_requires=[

@@ -43,8 +43,12 @@ def test_preset_contents():
         assert paper.batch_size == 64
     assert load_config('paper_pretrain').steps == 1_000_000
     finetune = load_config('demo_finetune')
-    assert (finetune.data.prior_weight, finetune.data.target_weight) == (0.9, 0.1)
-    assert finetune.init_from and finetune.algo == 'cql'
+    assert (finetune.data.prior_weight, finetune.data.target_weight) == (0.3, 0.7)
+    assert finetune.init_from and finetune.algo == 'cql' and finetune.agent.bc_alpha == 0.01
+    paper = load_config('paper_finetune')   # the paper's recipe, not the CPU deviations
+    assert (paper.data.prior_weight, paper.data.target_weight) == (0.9, 0.1)
+    assert paper.agent.bc_alpha == 0.0 and paper.agent.actor_lr == 1e-4
+    assert load_config('paper_train').agent.bc_alpha == 0.0
     assert load_config('demo_train').encoder.init_from
     assert load_config('ptr_train').encoder.init_from == ''
     no_multitask = load_config('vptr_no_multitask_finetune')
@@ -67,7 +71,7 @@ def test_presets_inherit():
         'demo_train', 'ptr_train']
     for name, base in (('ptr_train', 'demo_train'), ('vip_train', 'demo_train'),
                        ('ptr_finetune', 'demo_finetune'), ('vip_finetune', 'demo_finetune'),
-                       ('bc_finetune', 'demo_finetune'), ('paper_train', 'demo_train'),
+                       ('paper_train', 'demo_train'),
                        ('vptr_no_multitask_finetune', 'demo_finetune'),
                        ('paper_pretrain', 'demo_pretrain'),
                        ('paper_finetune', 'demo_finetune')):
@@ -238,17 +242,27 @@ def test_migration_of_an_unversioned_config():
 
 def test_a_renamed_key_migrates(monkeypatch):
     """The path a future key rename takes: bump CONFIG_VERSION, add a MIGRATIONS step."""
-    def v2_to_v3(data):
+    def rename(data):
         rename_key(data, 'agent.critic_lr', 'agent.q_lr')
         rename_key(data, 'no.such.key', 'anything')   # absent keys are left alone
         return data
 
-    v2 = load_config('demo_train', ['agent.critic_lr=0.123']).to_dict()
-    monkeypatch.setattr(config_module, 'CONFIG_VERSION', 3)
-    monkeypatch.setitem(config_module.MIGRATIONS, 2, v2_to_v3)
-    migrated = migrate_config(v2)
-    assert migrated['config_version'] == 3 and migrated['agent']['q_lr'] == 0.123
-    assert 'critic_lr' not in migrated['agent'] and v2['agent']['critic_lr'] == 0.123
+    now = load_config('demo_train', ['agent.critic_lr=0.123']).to_dict()
+    version = config_module.CONFIG_VERSION
+    monkeypatch.setattr(config_module, 'CONFIG_VERSION', version + 1)
+    monkeypatch.setitem(config_module.MIGRATIONS, version, rename)
+    migrated = migrate_config(now)
+    assert migrated['config_version'] == version + 1 and migrated['agent']['q_lr'] == 0.123
+    assert 'critic_lr' not in migrated['agent'] and now['agent']['critic_lr'] == 0.123
+
+
+def test_version_2_configs_switch_bc_alpha_off_with_zero():
+    """Version 3 made CQL's bc_alpha a number (0 = off) so that a preset can switch off
+    what its base switched on; a version-2 config's `null` migrates to 0."""
+    v2 = dict(load_config('demo_train').to_dict(), config_version=2)
+    v2['agent']['bc_alpha'] = None
+    assert migrate_config(v2)['agent']['bc_alpha'] == 0.0
+    assert config_from_dict(migrate_config(v2)).agent.bc_alpha == 0.0
 
 
 def test_a_checkpoint_saved_before_versioning_loads(tmp_path):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
 from safetensors.torch import load_file
 import torch
@@ -253,3 +254,44 @@ def test_stores_of_different_control_rates_are_refused(stores, tmp_path):
         f'data.target={tmp_path / "target10hz"}'])
     with pytest.raises(ConfigError, match='different control rates'):
         runner.train(config)
+
+
+def test_a_fresh_robot_agent_standardises_the_state_and_keeps_it(stores, tmp_path):
+    """Phase 2 sets the actor's state statistics from the stores' meta.json (the mixture as
+    sampled); phase 3 keeps phase 2's; a state dict from before the buffers loads as the
+    identity (it was trained on raw states)."""
+    import json
+    from vptr_training.algos.common import pooled_state_stats
+    train = tmp_path / 'train'
+    config = load_config('demo_train', _cql_overrides(stores, train, 'steps=2'))
+    runner.train(config)
+    phase2 = ck.load_checkpoint(train)
+    prior = json.loads((stores / 'prior' / 'meta.json').read_text())['state_stats']
+    target = json.loads((stores / 'target' / 'meta.json').read_text())['state_stats']
+    mean, std = pooled_state_stats([(prior, 1.0), (target, 0.3)])
+    assert torch.allclose(phase2.model_state['actor.state_mean'], torch.tensor(mean))
+    assert torch.allclose(phase2.model_state['actor.state_std'], torch.tensor(std))
+    assert not torch.allclose(torch.tensor(mean), torch.zeros(7))
+    # the pooled moments are those of the concatenated data when weighted by size
+    a, b = np.random.default_rng(0).normal(1, 2, (50, 7)), np.random.default_rng(1).normal(
+        -1, 0.5, (150, 7))
+    pooled = pooled_state_stats([({'mean': a.mean(0), 'std': a.std(0)}, 50),
+                                 ({'mean': b.mean(0), 'std': b.std(0)}, 150)])
+    both = np.concatenate([a, b])
+    assert np.allclose(pooled[0], both.mean(0)) and np.allclose(pooled[1], both.std(0))
+    # phase 3 continues the agent: its statistics are phase 2's, not its own mixture's
+    finetune = tmp_path / 'finetune'
+    config3 = load_config('demo_finetune', _cql_overrides(
+        stores, finetune, f'init_from={train}', 'steps=1', 'data.target_weight=1.0',
+        'data.prior_weight=0.0'))
+    runner.train(config3)
+    phase3 = ck.load_checkpoint(finetune)
+    assert torch.equal(phase3.model_state['actor.state_mean'],
+                       phase2.model_state['actor.state_mean'])
+    # an old checkpoint's state dict (no buffers): raw states, as it was trained
+    agent = make_agent(config, len(phase2.spec['task_names']))
+    old = {k: v for k, v in phase2.model_state.items()
+           if not k.endswith(('state_mean', 'state_std'))}
+    agent.load_state_dict(old)
+    assert torch.equal(agent.actor.state_mean, torch.zeros(7))
+    assert torch.equal(agent.actor.state_std, torch.ones(7))

@@ -12,15 +12,23 @@ The pipeline runs the same commands a user runs on real data, in order:
    positions, new positions and new distractors, print the table and write a report.
 
 Every step is cached: a step whose output is complete is skipped, a training run that was
-interrupted resumes from its last checkpoint. Presets size the run: `micro` is the smoke
-test `make test` runs, `demo` fits about 15 minutes on 2 CPU cores, `sim-benchmark` tests
-the paper's claim (more data and steps, 3 seeds, the VIP baseline).
+interrupted resumes from its last checkpoint.
+
+A pipeline preset (`configs/pipelines/<name>.yaml`, or any file of that format) sizes the
+run: data sizes, evaluation episodes and conditions, seeds, methods, and what it sets on
+the training runs (`set:` for all, `runs:` per run) on top of each run's shipped config
+(RUN_CONFIGS). Each training run gets one config file, `OUT/configs/seed<S>/<run>.yaml`
+(`base:` its shipped config, then the preset's overlay, then the run's seed, paths and
+initialisations), and is started as `vptr <phase> --config <that file>`: no sizes travel
+through argv, so what the preset and configs say is what runs. `micro` is the smoke test
+`make test` runs, `demo` is `make demo`, `sim-benchmark` tests the paper's claim.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 import json
 import os
 from pathlib import Path
@@ -28,67 +36,144 @@ import shutil
 import time
 from typing import Callable
 
-from vptr_training.errors import VptrError
+from vptr_training.errors import ConfigError, VptrError
 from vptr_training.evaluation import (ConditionResult, CONDITIONS, evaluate_policy,
                                       format_progress_table, format_table, LIFT_HEIGHT,
                                       REACH_DISTANCE, wilson_interval)
 
 
+PIPELINE_DIR = Path(__file__).resolve().parent / 'configs' / 'pipelines'
+
+# The training runs of the pipeline and the shipped config each starts from. Which runs a
+# method chains through is the pipeline's structure; how big each run is lives in the
+# configs (and in a preset's `set` / `runs` overlays), never in argv.
+RUN_CONFIGS = {
+    'pretrain_icvf': 'demo_pretrain',
+    'pretrain_vip': 'vip_pretrain',
+    'vptr_train': 'demo_train',
+    'vptr_finetune': 'demo_finetune',
+    'ptr_train': 'ptr_train',
+    'ptr_finetune': 'ptr_finetune',
+    'vip_train': 'vip_train',
+    'vip_finetune': 'vip_finetune',
+    'bc_finetune': 'bc_finetune',
+    'vptr_no_multitask_finetune': 'vptr_no_multitask_finetune',
+}
+METHODS = ('vptr', 'ptr', 'bc', 'vip', 'vptr_no_multitask')
+
+
 @dataclass(frozen=True)
 class DemoPreset:
+    """A pipeline preset (`configs/pipelines/<name>.yaml`): data sizes, evaluation, seeds,
+    methods, and the overlays it sets on the training runs' shipped configs."""
+
     image_size: int
     robot_episodes: int
     target_demos: int
     video_clips: int
-    pretrain_steps: int
-    train_steps: int
-    finetune_steps: int
-    bc_steps: int
     eval_episodes: int
-    batch_size: int = 64
+    frame_size: str = ''          # camera frames of the generated data ('' : the default)
     conditions: tuple[str, ...] = CONDITIONS
     seeds: tuple[int, ...] = (0,)
     methods: tuple[str, ...] = ('vptr', 'ptr', 'bc')
-    num_workers: int = 1
-    log_every: int = 50
+    # Set on every training run, then per run (keys of RUN_CONFIGS): what is written here
+    # is what runs, on top of the run's shipped config.
+    set_all: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)
     # What the preset can show, printed with its results: a preset sized below what its
     # task needs says so instead of letting a table of zeros speak for itself.
     note: str = ''
+    source: str = ''
+
+    def overlay(self, run: str) -> dict:
+        """The keys this preset sets on one training run (all-runs first, then the run's)."""
+        return _deep_merge(_deep_merge({}, self.set_all), self.runs.get(run, {}))
 
 
-_UNDER_BUDGET = (
-    'this preset runs the whole pipeline but is too small to learn the task: on the learnability '
-    'ladder (docs/results.md) image BC from 50 target demos and 2,500 updates still fails to '
-    'grasp, so expect (near) zero successes; the privileged-state policy shows the task itself '
-    'is imitable')
+def _deep_merge(base: dict, update: dict) -> dict:
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _deep_merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(value)
+    return base
 
-PRESETS: dict[str, DemoPreset] = {
-    # The smoke test of `make test`: every stage runs, nothing is expected to learn.
-    'micro': DemoPreset(image_size=32, robot_episodes=18, target_demos=2,
-                        video_clips=8, pretrain_steps=6, train_steps=6,
-                        finetune_steps=6, bc_steps=6, eval_episodes=1, batch_size=8,
-                        conditions=('seen', 'new_distractors'), num_workers=0, log_every=2,
-                        note='smoke test: every stage runs; nothing is expected to learn'),
-    # `make demo`: about 10 minutes end to end on 2 CPU cores (64x64, small encoder). Sized
-    # from measured rates here: ICVF ~3 updates/s, CQL ~5 updates/s at batch 64.
-    'demo': DemoPreset(image_size=64, robot_episodes=90, target_demos=10,
-                       video_clips=40, pretrain_steps=300, train_steps=500,
-                       finetune_steps=250, bc_steps=250, eval_episodes=8,
-                       note=_UNDER_BUDGET),
-    # The paper's claim in simulation: V-PTR vs PTR vs BC vs VIP+CQL, 3 seeds. About an
-    # hour on 2 CPU cores; scale the steps up on a bigger machine.
-    'sim-benchmark': DemoPreset(image_size=64, robot_episodes=185, target_demos=10,
-                                video_clips=80, pretrain_steps=600, train_steps=800,
-                                finetune_steps=300, bc_steps=300, eval_episodes=10,
-                                seeds=(0, 1, 2), methods=('vptr', 'ptr', 'bc', 'vip'),
-                                note=_UNDER_BUDGET),
-}
 
-METHOD_NAMES = {'vptr': 'V-PTR', 'ptr': 'PTR', 'bc': 'BC', 'vip': 'VIP+CQL'}
+_PRESET_KEYS = {'note': str, 'data': dict, 'eval': dict, 'seeds': list, 'methods': list,
+                'set': dict, 'runs': dict}
+_DATA_KEYS = ('image_size', 'robot_episodes', 'target_demos', 'video_clips', 'frame_size')
+_EVAL_KEYS = ('episodes', 'conditions')
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PIPELINE_DIR.glob('*.yaml'))
+
+
+def _check_keys(source: str, where: str, data: dict, known) -> None:
+    import difflib
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=2, cutoff=0.5)
+            hint = f'; did you mean {", ".join(close)}?' if close else ''
+            raise ConfigError(f'{source}: unknown key {where}{key!r}{hint}')
+
+
+def load_preset(name_or_path: str | Path) -> DemoPreset:
+    """Read a pipeline preset by name (configs/pipelines) or path; ConfigError naming the
+    file and key on anything it does not know."""
+    import yaml
+    path = Path(name_or_path)
+    if not path.is_file():
+        path = PIPELINE_DIR / f'{name_or_path}.yaml'
+    if not path.is_file():
+        raise ConfigError(f'{name_or_path}: no such pipeline preset (presets: '
+                          f'{", ".join(preset_names())})')
+    source = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f'{source}: cannot read YAML: {exc}') from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f'{source}: the top level must be a mapping')
+    try:
+        _check_keys(source, '', raw, _PRESET_KEYS)
+        for key, kind in _PRESET_KEYS.items():
+            if key in raw and not isinstance(raw[key], kind):
+                raise ConfigError(f'{source}: {key} must be a {kind.__name__}')
+        data, evaluation = raw.get('data', {}), raw.get('eval', {})
+        _check_keys(source, 'data.', data, _DATA_KEYS)
+        _check_keys(source, 'eval.', evaluation, _EVAL_KEYS)
+        methods = tuple(raw.get('methods', ('vptr', 'ptr', 'bc')))
+        _check_keys(source, 'methods: ', dict.fromkeys(methods), METHODS)
+        runs = raw.get('runs', {})
+        _check_keys(source, 'runs.', runs, RUN_CONFIGS)
+        conditions = tuple(evaluation.get('conditions', CONDITIONS))
+        _check_keys(source, 'eval.conditions: ', dict.fromkeys(conditions), CONDITIONS)
+        missing = [f'data.{k}' for k in _DATA_KEYS if k not in data and k != 'frame_size']
+        missing += ['eval.episodes'] if 'episodes' not in evaluation else []
+        if missing:
+            raise ConfigError(f'{source}: missing {", ".join(missing)}')
+        preset = DemoPreset(
+            image_size=int(data['image_size']), robot_episodes=int(data['robot_episodes']),
+            target_demos=int(data['target_demos']), video_clips=int(data['video_clips']),
+            frame_size=str(data.get('frame_size') or ''),
+            eval_episodes=int(evaluation['episodes']), conditions=conditions,
+            seeds=tuple(int(s) for s in raw.get('seeds', (0,))), methods=methods,
+            set_all=dict(raw.get('set', {})), runs={k: dict(v) for k, v in runs.items()},
+            note=str(raw.get('note') or ''), source=source)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f'{source}: {exc}') from None
+    return preset
+
+
+METHOD_NAMES = {'vptr': 'V-PTR', 'ptr': 'PTR', 'bc': 'BC', 'vip': 'VIP+CQL',
+                'vptr_no_multitask': 'V-PTR w/o multi-task'}
 METHOD_LABELS = {'vptr': 'V-PTR (ICVF video pre-training + multi-task CQL + fine-tune)',
                  'ptr': 'PTR (multi-task CQL + fine-tune, random encoder)',
                  'bc': 'BC on ICVF-pre-trained features (target demos)',
-                 'vip': 'VIP pre-training + multi-task CQL + fine-tune'}
+                 'vip': 'VIP pre-training + multi-task CQL + fine-tune',
+                 'vptr_no_multitask': 'V-PTR without multi-task data: ICVF encoder, then CQL '
+                 "on the target demos only (the paper's ablation)"}
 
 
 @dataclass
@@ -169,13 +254,33 @@ class DemoPipeline:
         self.steps.append(Step(title, command, output, done,
                                action or (lambda: _cli(command))))
 
-    def _train_args(self, config: str, run_dir: Path, steps: int, seed: int,
-                    extra: list[str]) -> list[str]:
-        p = self.preset
-        return ['--config', config, f'out_dir={run_dir}', f'steps={steps}', f'seed={seed}',
-                f'image_size={p.image_size}', f'batch_size={p.batch_size}',
-                f'num_workers={p.num_workers}', f'log_every={p.log_every}',
-                f'save_every={steps}', *extra]
+    def _run_config(self, seed: int, run: str, keys: dict) -> tuple[Path, int]:
+        """Write the config file of one training run: its shipped config as `base`, the
+        preset's overlay, then this run's seed, paths and initialisations. Returns the file
+        and the number of steps it resolves to."""
+        import yaml
+        from vptr_training.training.config import load_config, resolve_config_path
+        config = {'base': str(resolve_config_path(RUN_CONFIGS[run]))}
+        config.update(_deep_merge(self.preset.overlay(run), keys))
+        path = self.layout.root / 'configs' / f'seed{seed}' / f'{run}.yaml'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = (f'# Written by `vptr demo` from {self.preset.source}: the shipped config '
+                  f"{RUN_CONFIGS[run]}, the preset's overlay, and this run's seed and paths.\n")
+        text = header + yaml.safe_dump(config, sort_keys=False)
+        if not path.is_file() or path.read_text() != text:
+            tmp = path.with_suffix('.yaml.tmp')
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        try:
+            resolved = load_config(path)
+        except VptrError as exc:
+            raise type(exc)(f'{self.preset.source} (run {run}): {exc}') from None
+        if resolved.image_size != self.preset.image_size:
+            raise ConfigError(f'{self.preset.source}: run {run} trains at image_size '
+                              f'{resolved.image_size} but the data are converted at '
+                              f'{self.preset.image_size} (data.image_size); set image_size '
+                              'for the runs too')
+        return path, resolved.steps
 
     def _build(self) -> None:
         from vptr_training.sim import generate
@@ -191,6 +296,7 @@ class DemoPipeline:
                   ['sim', 'generate', str(L.raw), '--robot-episodes', str(n_robot),
                    '--target-demos', str(p.target_demos), '--videos', str(n_videos),
                    '--target-task', self.target_task, '--image-size', size,
+                   *(['--frame-size', p.frame_size] if p.frame_size else []),
                    '--workers', str(self.workers)],
                   L.raw, lambda: all((d / generate.MARKER).is_file()
                                      for d in (raw_bridge, raw_bags, raw_videos)))
@@ -203,42 +309,46 @@ class DemoPipeline:
         self._add('convert the videos', ['data', 'video', str(raw_videos), str(video),
                   '--size', size, '--fps', '5', *workers], video, _store_done(video))
 
-        data = [f'data.prior={prior}', f'data.target={target}', f'data.video={video}']
+        data = {'prior': str(prior), 'target': str(target), 'video': str(video)}
+        methods = set(p.methods)
         for seed in p.seeds:
             ckpts: dict[str, Path] = {}
 
-            def train(method: str, phase: str, config: str, name: str, steps: int,
-                      extra: list[str], seed: int = seed) -> Path:
-                run_dir = L.run(seed, name)
-                args = [phase, *self._train_args(config, run_dir, steps, seed, data + extra)]
-                self._add(f'[seed {seed}] {method}: {phase} ({config}, {steps} steps)', args,
-                          run_dir, _checkpoint_done(run_dir, steps),
+            def train(method: str, phase: str, run: str, keys: dict,
+                      seed: int = seed) -> Path:
+                run_dir = L.run(seed, run)
+                keys = _deep_merge({'seed': seed, 'out_dir': str(run_dir),
+                                    'data': dict(data)}, keys)
+                config, steps = self._run_config(seed, run, keys)
+                args = [phase, '--config', str(config)]
+                self._add(f'[seed {seed}] {method}: {phase} ({RUN_CONFIGS[run]}, {steps} '
+                          'steps)', args, run_dir, _checkpoint_done(run_dir, steps),
                           lambda args=args, run_dir=run_dir: _cli(
                               args + (['--resume'] if (run_dir / 'checkpoints').exists()
                                       else [])))
                 return run_dir
 
             pre = {}
-            if {'vptr', 'bc'} & set(p.methods):
-                pre['icvf'] = train('V-PTR', 'pretrain', 'demo_pretrain', 'pretrain_icvf',
-                                    p.pretrain_steps, [])
-            if 'vip' in p.methods:
-                pre['vip'] = train('VIP', 'pretrain', 'vip_pretrain', 'pretrain_vip',
-                                   p.pretrain_steps, [])
-            for method, config, init in (('vptr', 'demo_train', 'icvf'),
-                                         ('ptr', 'ptr_train', None),
-                                         ('vip', 'demo_train', 'vip')):
-                if method not in p.methods:
+            if methods & {'vptr', 'bc', 'vptr_no_multitask'}:
+                pre['icvf'] = train('V-PTR', 'pretrain', 'pretrain_icvf', {})
+            if 'vip' in methods:
+                pre['vip'] = train('VIP', 'pretrain', 'pretrain_vip', {})
+            for method, init in (('vptr', 'icvf'), ('ptr', None), ('vip', 'vip')):
+                if method not in methods:
                     continue
-                extra = [] if init is None else [f'encoder.init_from={pre[init]}']
-                phase2 = train(method, 'train', config, f'{method}_train', p.train_steps,
-                               extra)
-                ckpts[method] = train(method, 'finetune', 'demo_finetune',
-                                      f'{method}_finetune', p.finetune_steps,
-                                      [f'init_from={phase2}'])
-            if 'bc' in p.methods:
-                ckpts['bc'] = train('BC', 'finetune', 'bc_finetune', 'bc_finetune',
-                                    p.bc_steps, [f'encoder.init_from={pre["icvf"]}'])
+                encoder = {'init_from': '' if init is None else str(pre[init])}
+                phase2 = train(METHOD_NAMES[method], 'train', f'{method}_train',
+                               {'encoder': encoder})
+                ckpts[method] = train(METHOD_NAMES[method], 'finetune', f'{method}_finetune',
+                                      {'init_from': str(phase2)})
+            if 'vptr_no_multitask' in methods:
+                ckpts['vptr_no_multitask'] = train(
+                    METHOD_NAMES['vptr_no_multitask'], 'finetune',
+                    'vptr_no_multitask_finetune',
+                    {'encoder': {'init_from': str(pre['icvf'])}, 'data': {'prior': ''}})
+            if 'bc' in methods:
+                ckpts['bc'] = train('BC', 'finetune', 'bc_finetune',
+                                    {'encoder': {'init_from': str(pre['icvf'])}})
             for method, run_dir in ckpts.items():
                 self._add_eval(seed, method, run_dir)
 
@@ -395,9 +505,10 @@ class DemoPipeline:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument('--preset', choices=sorted(PRESETS), default='demo',
-                        help='micro: smoke test; demo: ~15 min on 2 cores; sim-benchmark: '
-                        "the paper's claim, 3 seeds")
+    parser.add_argument('--preset', default='demo', metavar='NAME|FILE',
+                        help='a pipeline preset: micro (smoke test), demo (~15 min on 2 '
+                        "cores), sim-benchmark (the paper's claim, 3 seeds), or the path of "
+                        'your own file in the format of configs/pipelines/*.yaml')
     parser.add_argument('--out', type=Path, default=Path('demo_out'), help='output folder')
     parser.add_argument('--target-task', default='', help='the new task to fine-tune on')
     parser.add_argument('--seeds', default='', help='comma-separated seeds (preset default)')
@@ -412,7 +523,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from vptr_training.sim import generate
-    preset = PRESETS[args.preset]
+    preset = load_preset(args.preset)
     if args.seeds:
         preset = replace(preset, seeds=tuple(int(s) for s in args.seeds.split(',')))
     from vptr_training.sim.human_video import VIDEO_TASKS

@@ -86,6 +86,14 @@ class AgentBase(nn.Module):
         self._ddp: dict[str, nn.Module] = {}
         self._process_group: Optional[object] = None
 
+    def set_state_normalization(self, mean: list[float], std: list[float]) -> None:
+        """Standardise the robot state inputs with the training data's statistics (a fresh
+        agent of a robot phase; the runner calls it, a continued agent keeps its own).
+        Agents without a state input ignore it."""
+        actor = getattr(self, 'actor', None)
+        if actor is not None and hasattr(actor, 'set_state_normalization'):
+            actor.set_state_normalization(mean, std)
+
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         found = {name: getattr(self, attr) for name, attr in self.OPTIMIZERS.items()}
         return {name: opt for name, opt in found.items() if opt is not None}

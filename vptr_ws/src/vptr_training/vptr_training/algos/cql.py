@@ -62,8 +62,8 @@ class Config:
     color_jitter: bool = True         # False: random shift only (e.g. tiny/state images)
     freeze_encoder: bool = False      # frozen-encoder baseline (encoders not trained)
     critic_uses_state: bool = False   # (deviation, off in PTR) state-only experiments
-    bc_alpha: Optional[float] = None  # (deviation, off in PTR) TD3+BC actor regulariser:
-    #                                   None -> the pure CQL actor; a number -> see actor_loss
+    bc_alpha: float = 0.0             # (deviation, off in PTR) TD3+BC actor regulariser:
+    #                                   0 -> the pure CQL actor; > 0 -> see actor_loss
 
 
 # ---------------------------------------------------------------------------- the losses
@@ -127,7 +127,7 @@ def lagrange_loss(log_cql_alpha: torch.Tensor, conservative: torch.Tensor, targe
 
 
 def actor_loss(log_probs: torch.Tensor, q_new: torch.Tensor, temperature: torch.Tensor | float,
-               bc_alpha: Optional[float] = None, mean_action: Optional[torch.Tensor] = None,
+               bc_alpha: float = 0.0, mean_action: Optional[torch.Tensor] = None,
                data_actions: Optional[torch.Tensor] = None
                ) -> tuple[torch.Tensor, dict[str, float]]:
     """mean_b [ alpha_T * log pi(a~|s) - min_k Q_k(s, a~) ]; log_probs (B,), q_new (k, B).
@@ -142,7 +142,7 @@ def actor_loss(log_probs: torch.Tensor, q_new: torch.Tensor, temperature: torch.
     q_min = q_new.min(0).values
     loss = (temperature * log_probs - q_min).mean()
     info = {'entropy': -log_probs.mean().item(), 'q_policy_new': q_new.mean().item()}
-    if bc_alpha is not None:
+    if bc_alpha:
         assert mean_action is not None and data_actions is not None
         scale = bc_alpha / q_min.detach().abs().mean().clamp_min(1e-6)
         bc_mse = (torch.tanh(mean_action) - data_actions).pow(2).mean()

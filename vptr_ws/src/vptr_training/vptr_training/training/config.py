@@ -47,7 +47,7 @@ BASE_KEY = 'base'
 
 # The schema version saved as `config_version`. Bump it with a MIGRATIONS entry whenever a
 # key is renamed, moved or removed.
-CONFIG_VERSION = 2
+CONFIG_VERSION = 3
 
 
 # ---------------------------------------------------------------------------- the schema
@@ -223,8 +223,18 @@ def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 3: CQL's agent.bc_alpha is a number, 0 for off (it was None for off), so that
+    # a preset can switch off what its base switched on.
+    agent = data.get('agent')
+    if isinstance(agent, dict) and 'bc_alpha' in agent and agent['bc_alpha'] is None:
+        agent['bc_alpha'] = 0.0
+    return data
+
+
 # MIGRATIONS[v] turns a version-v config dict into a version v+1 one.
-MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2,
+                                                                     2: _v2_to_v3}
 
 
 def migrate_config(data: dict[str, Any], source: str = 'config') -> dict[str, Any]:

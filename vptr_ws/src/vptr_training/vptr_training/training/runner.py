@@ -163,6 +163,20 @@ def build_data(config: TrainConfig, rank: int = 0, world_size: int = 1,
                      {key: _store_stats(store) for key, store, _ in stores})
 
 
+def _set_state_normalization(agent: Any, config: TrainConfig, data: DataSetup) -> None:
+    """A fresh robot agent standardises its state input with the statistics of the mixture
+    it trains on (each store's meta.json `state_stats`, weighted as sampled)."""
+    from vptr_training.algos.common import pooled_state_stats
+    weights = {'prior': config.data.prior_weight, 'target': config.data.target_weight}
+    pooled = pooled_state_stats((stats.get('state_stats'), weights.get(key, 0.0))
+                                for key, stats in data.stats.items())
+    if pooled is None:
+        logger.warning('no state statistics in the stores (meta.json state_stats): the '
+                       'state enters the policy unnormalised')
+        return
+    agent.set_state_normalization(*pooled)
+
+
 def run_spec(config: TrainConfig, data: DataSetup) -> dict[str, Any]:
     return ckpt_io.make_spec(config.algo, data.image_size, data.task_names,
                              config.encoder.name, data.control_hz)
@@ -365,6 +379,9 @@ def _train(config: TrainConfig, resume: bool,
         step = state.step
         _warn_config_changes(state.config, config, dist_info)
     else:
+        if config.algo in ROBOT_ALGOS:
+            _set_state_normalization(agent, config, data)
+        # a phase-3 agent (init_from) is then restored whole, its phase-2 statistics included
         init_from_previous_phases(config, agent, data)
     if dist_info.enabled:
         agent.wrap_ddp(device_ids=[device.index] if device.type == 'cuda' else None)
