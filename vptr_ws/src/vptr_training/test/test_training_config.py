@@ -43,7 +43,7 @@ def test_preset_contents():
         assert paper.batch_size == 64
     assert load_config('paper_pretrain').steps == 1_000_000
     finetune = load_config('demo_finetune')
-    assert (finetune.data.prior_weight, finetune.data.target_weight) == (0.3, 0.7)
+    assert (finetune.data.prior_weight, finetune.data.target_weight) == (0.1, 0.9)
     assert finetune.init_from and finetune.algo == 'cql' and finetune.agent.bc_alpha == 0.01
     paper = load_config('paper_finetune')   # the paper's recipe, not the CPU deviations
     assert (paper.data.prior_weight, paper.data.target_weight) == (0.9, 0.1)
@@ -61,7 +61,8 @@ def test_preset_contents():
     assert load_config('vip_finetune').init_from == vip_train.out_dir
     assert load_config('ptr_finetune').init_from == load_config('ptr_train').out_dir
     bc = load_config('bc_finetune')
-    assert bc.algo == 'bc' and bc.encoder.freeze is True and bc.init_from == ''
+    assert bc.algo == 'bc' and bc.encoder.freeze is False and bc.init_from == ''
+    assert bc.steps == finetune.steps   # the baseline gets phase 3's budget
 
 
 def test_presets_inherit():

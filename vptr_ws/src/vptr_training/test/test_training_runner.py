@@ -167,7 +167,7 @@ def test_frozen_encoder_stays_at_phase_one_weights(stores, pretrained, tmp_path)
     config = load_config('bc_finetune', TINY + [
         'agent.actor_hidden_dims=[32,32]', f'data.prior={stores / "prior"}',
         f'data.target={stores / "target"}', f'out_dir={tmp_path / "bc"}', 'steps=3',
-        f'encoder.init_from={pretrained}'])
+        f'encoder.init_from={pretrained}', 'encoder.freeze=true'])
     assert config.encoder.freeze is True
     agent = runner.train(config)['agent']
     phase1 = ck.load_checkpoint(pretrained).encoder_state

@@ -170,7 +170,7 @@ METHOD_NAMES = {'vptr': 'V-PTR', 'ptr': 'PTR', 'bc': 'BC', 'vip': 'VIP+CQL',
                 'vptr_no_multitask': 'V-PTR w/o multi-task'}
 METHOD_LABELS = {'vptr': 'V-PTR (ICVF video pre-training + multi-task CQL + fine-tune)',
                  'ptr': 'PTR (multi-task CQL + fine-tune, random encoder)',
-                 'bc': 'BC on ICVF-pre-trained features (target demos)',
+                 'bc': 'BC from the ICVF encoder, fine-tuned end to end (phase-3 data)',
                  'vip': 'VIP pre-training + multi-task CQL + fine-tune',
                  'vptr_no_multitask': 'V-PTR without multi-task data: ICVF encoder, then CQL '
                  "on the target demos only (the paper's ablation)"}
