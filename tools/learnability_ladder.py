@@ -7,7 +7,7 @@ Before any image policy is judged, this measures what imitation can reach at all
    receptacle position (no image), trained on scripted demos by MSE on normalised inputs.
    It bounds what the image policies can reach: if it fails, the task or the expert is not
    imitable from what a policy observes;
-2. **image BC** from N target demos (N = 10, 50, 200 by default): the real pipeline —
+2. **image BC** from N target demos (N = 10, 50, 200, 1000 by default): the real pipeline —
    `vptr sim generate` (rosbag2 demos), `vptr data rosbag`, `vptr finetune --config
    bc_finetune` on the target store only with a trainable encoder, `vptr eval-sim`.
 
