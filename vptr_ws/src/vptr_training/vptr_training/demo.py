@@ -121,7 +121,7 @@ def _check_keys(source: str, where: str, data: dict, known) -> None:
 def load_preset(name_or_path: str | Path) -> DemoPreset:
     """Read a pipeline preset by name (configs/pipelines) or path; ConfigError naming the
     file and key on anything it does not know."""
-    import yaml
+    from vptr_training.training.config import read_yaml_mapping
     path = Path(name_or_path)
     if not path.is_file():
         path = PIPELINE_DIR / f'{name_or_path}.yaml'
@@ -129,12 +129,7 @@ def load_preset(name_or_path: str | Path) -> DemoPreset:
         raise ConfigError(f'{name_or_path}: no such pipeline preset (presets: '
                           f'{", ".join(preset_names())})')
     source = str(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f'{source}: cannot read YAML: {exc}') from exc
-    if not isinstance(raw, dict):
-        raise ConfigError(f'{source}: the top level must be a mapping')
+    raw = read_yaml_mapping(path)
     try:
         _check_keys(source, '', raw, _PRESET_KEYS)
         for key, kind in _PRESET_KEYS.items():

@@ -278,7 +278,8 @@ def resolve_config_path(name_or_path: str | os.PathLike, relative_to: Path | Non
                       f'(presets: {", ".join(preset_names())}){hint}')
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping ({} if empty); ConfigError naming it."""
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -301,7 +302,7 @@ def read_preset_chain(name_or_path: str | os.PathLike) -> list[tuple[str, dict[s
             cycle = ' -> '.join(str(p) for p in seen + [path.resolve()])
             raise ConfigError(f'{path}: presets inherit in a cycle ({cycle})')
         seen.append(path.resolve())
-        data = _read_yaml(path)
+        data = read_yaml_mapping(path)
         base = data.pop(BASE_KEY, None)
         chain.append((str(path), migrate_config(data, str(path))))
         if base in (None, ''):
