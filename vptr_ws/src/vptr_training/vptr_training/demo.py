@@ -14,6 +14,12 @@ The pipeline runs the same commands a user runs on real data, in order:
 Every step is cached: a step whose output is complete is skipped, a training run that was
 interrupted resumes from its last checkpoint.
 
+Training runs that do not depend on each other run side by side (`--jobs`, default 2 on a
+machine with 2 or more cores): each as its own `vptr <phase>` process with
+`torch_threads` = cores / jobs and its output in `OUT/logs/`. On 2 cores two one-thread CQL
+runs make 1.24x the updates of one two-thread run (small convolutions do not split well
+over threads), which with the overlap of the short runs takes minutes off `make demo`.
+
 A pipeline preset (`configs/pipelines/<name>.yaml`, or any file of that format) sizes the
 run: data sizes, evaluation episodes and conditions, seeds, methods, and what it sets on
 the training runs (`set:` for all, `runs:` per run) on top of each run's shipped config
@@ -33,6 +39,8 @@ import json
 import os
 from pathlib import Path
 import shutil
+import subprocess
+import sys
 import time
 from typing import Callable
 
@@ -173,13 +181,21 @@ METHOD_LABELS = {'vptr': 'V-PTR (ICVF video pre-training + multi-task CQL + fine
 
 @dataclass
 class Step:
-    """One pipeline step: what it does, the command it stands for, and its output."""
+    """One pipeline step: what it does, the command it stands for, and its output.
+
+    `after`: the indices of the steps it needs. A step with `launch` (training runs) can run
+    as its own process: `launch()` gives its `vptr` arguments at start time (with
+    `--resume` when a run folder exists); `action` runs it in this process instead.
+    """
 
     title: str
     command: list[str]
     output: Path
     done: Callable[[], bool]
     action: Callable[[], None]
+    after: tuple[int, ...] = ()
+    launch: Callable[[], list[str]] | None = None
+    log: Path | None = None
     seconds: float = 0.0
     skipped: bool = False
 
@@ -210,6 +226,15 @@ def _cli(argv: list[str]) -> None:
         raise VptrError(f'step failed (exit {code}): vptr {" ".join(argv)}')
 
 
+def _log_tail(log: Path | None, lines: int = 15) -> str:
+    """The last lines of a step's log (progress-bar redraws folded), for an error."""
+    if log is None or not log.is_file():
+        return ''
+    text = log.read_text(errors='replace').replace('\r', '\n')
+    tail = [line for line in text.splitlines() if line.strip()][-lines:]
+    return '\n' + '\n'.join(tail)
+
+
 def _store_done(path: Path) -> Callable[[], bool]:
     return lambda: (path / 'meta.json').is_file()
 
@@ -225,11 +250,96 @@ def _checkpoint_done(run_dir: Path, steps: int) -> Callable[[], bool]:
     return done
 
 
+def run_steps(steps: list[Step], jobs: int = 1) -> None:
+    """Run every step not already done, each once the steps it needs (`after`) are done.
+
+    Steps with `launch` run up to `jobs` at a time, each as its own `vptr` process with its
+    output in `step.log`; the other steps (and every step when jobs is 1) run in this
+    process, taking a slot while they do. A failed step stops the others and raises
+    VptrError naming its command and log.
+    """
+    start = time.time()
+    finished: set[int] = set()
+    running: dict[int, tuple[subprocess.Popen, float]] = {}
+
+    def head(i: int) -> str:
+        return f'[{i + 1}/{len(steps)} | {(time.time() - start) / 60:4.1f} min] {steps[i].title}'
+
+    def start_ready() -> bool:
+        """Start the steps whose needs are met, in order, while a slot is free (in-process
+        steps run to their end here). True if a step started or was found done."""
+        progressed = False
+        for i, step in enumerate(steps):
+            if i in finished or i in running or not finished.issuperset(step.after):
+                continue
+            if step.done():
+                step.skipped = True
+                finished.add(i)
+                progressed = True
+                print(f'{head(i)}: cached')
+                continue
+            if len(running) >= jobs:
+                break
+            progressed = True
+            if step.launch is not None and jobs > 1:
+                step.log.parent.mkdir(parents=True, exist_ok=True)
+                with step.log.open('ab') as log:
+                    running[i] = (subprocess.Popen(
+                        [sys.executable, '-m', 'vptr_training.cli', *step.launch()],
+                        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL),
+                        time.time())
+                print(f'{head(i)} ... (output: {step.log})', flush=True)
+                continue
+            print(f'{head(i)} ...', flush=True)
+            t0 = time.time()
+            step.action()
+            step.seconds = time.time() - t0
+            finished.add(i)
+            print(f'    done in {step.seconds:.0f}s', flush=True)
+        return progressed
+
+    try:
+        while len(finished) < len(steps):
+            progressed = start_ready()
+            for i, (process, t0) in list(running.items()):
+                if process.poll() is None:
+                    continue
+                del running[i]
+                step = steps[i]
+                step.seconds = time.time() - t0
+                if process.returncode != 0:
+                    raise VptrError(f'step failed (exit {process.returncode}): vptr '
+                                    f'{" ".join(step.command)}; its output: {step.log}'
+                                    f'{_log_tail(step.log)}')
+                finished.add(i)
+                progressed = True
+                print(f'    done in {step.seconds:.0f}s: {step.title}', flush=True)
+            if not progressed:
+                if not running:
+                    raise VptrError('demo pipeline: steps wait on steps that never run: '
+                                    + ', '.join(steps[i].title for i in range(len(steps))
+                                                if i not in finished))
+                time.sleep(0.2)
+    finally:
+        # Stopped early (a failure, Ctrl-C): the runs still going are stopped; each resumes
+        # from its last checkpoint next time.
+        for process, _ in running.values():
+            process.terminate()
+        for process, _ in running.values():
+            process.wait()
+
+
 class DemoPipeline:
-    """Builds the list of steps for a preset, runs them, and writes the report."""
+    """Builds the list of steps for a preset, runs them, and writes the report.
+
+    `jobs`: how many training runs may run at once, each in its own process (1: every
+    step in this process, one after the other)."""
 
     def __init__(self, out: Path, preset_name: str, preset: DemoPreset, target_task: str,
-                 prior_tasks: list[str], video_tasks: list[str], workers: int) -> None:
+                 prior_tasks: list[str], video_tasks: list[str], workers: int,
+                 jobs: int = 1) -> None:
+        if jobs < 1:
+            raise ConfigError(f'--jobs must be at least 1, got {jobs}')
         self.layout = DemoLayout(out)
         self.preset_name = preset_name
         self.preset = preset
@@ -237,6 +347,10 @@ class DemoPipeline:
         self.prior_tasks = prior_tasks
         self.video_tasks = video_tasks
         self.workers = workers
+        self.jobs = jobs
+        # Threads per training run: the cores shared out between the runs side by side
+        # (0: torch's default, when one run has the machine).
+        self.torch_threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
         self.steps: list[Step] = []
         self.results: dict[int, dict[str, list[ConditionResult]]] = {}
         self.total_seconds: float | None = None
@@ -245,9 +359,12 @@ class DemoPipeline:
     # ------------------------------------------------------------------ steps
 
     def _add(self, title: str, command: list[str], output: Path, done: Callable[[], bool],
-             action: Callable[[], None] | None = None) -> None:
+             action: Callable[[], None] | None = None, after: tuple[int, ...] = (),
+             launch: Callable[[], list[str]] | None = None, log: Path | None = None) -> int:
+        """Append a step; returns its index (for the `after` of the steps that need it)."""
         self.steps.append(Step(title, command, output, done,
-                               action or (lambda: _cli(command))))
+                               action or (lambda: _cli(command)), tuple(after), launch, log))
+        return len(self.steps) - 1
 
     def _run_config(self, seed: int, run: str, keys: dict) -> tuple[Path, int]:
         """Write the config file of one training run: its shipped config as `base`, the
@@ -285,42 +402,53 @@ class DemoPipeline:
         prior, target, video = L.stores / 'prior', L.stores / 'target', L.stores / 'video'
         size = str(p.image_size)
         n_robot, n_videos = p.robot_episodes, p.video_clips
-        self._add(f'generate data: {n_robot} robot episodes (Bridge raw), {p.target_demos} '
-                  f'target demos of {self.target_task} (rosbag2 mcap), {n_videos} human '
-                  'videos (mp4)',
-                  ['sim', 'generate', str(L.raw), '--robot-episodes', str(n_robot),
-                   '--target-demos', str(p.target_demos), '--videos', str(n_videos),
-                   '--target-task', self.target_task, '--image-size', size,
-                   *(['--frame-size', p.frame_size] if p.frame_size else []),
-                   '--workers', str(self.workers)],
-                  L.raw, lambda: all((d / generate.MARKER).is_file()
-                                     for d in (raw_bridge, raw_bags, raw_videos)))
+        generated = self._add(
+            f'generate data: {n_robot} robot episodes (Bridge raw), {p.target_demos} target '
+            f'demos of {self.target_task} (rosbag2 mcap), {n_videos} human videos (mp4)',
+            ['sim', 'generate', str(L.raw), '--robot-episodes', str(n_robot),
+             '--target-demos', str(p.target_demos), '--videos', str(n_videos),
+             '--target-task', self.target_task, '--image-size', size,
+             *(['--frame-size', p.frame_size] if p.frame_size else []),
+             '--workers', str(self.workers)],
+            L.raw, lambda: all((d / generate.MARKER).is_file()
+                               for d in (raw_bridge, raw_bags, raw_videos)))
         workers = ['--workers', str(self.workers)]
-        self._add('convert the Bridge raw tree', ['data', 'bridge', str(raw_bridge),
-                  str(prior), '--size', size, *workers], prior, _store_done(prior))
-        self._add('convert the target rosbags', ['data', 'rosbag', str(raw_bags), str(target),
-                  '--task', self.target_task, '--size', size, *workers], target,
-                  _store_done(target))
-        self._add('convert the videos', ['data', 'video', str(raw_videos), str(video),
-                  '--size', size, '--fps', '5', *workers], video, _store_done(video))
+        stores = (
+            self._add('convert the Bridge raw tree', ['data', 'bridge', str(raw_bridge),
+                      str(prior), '--size', size, *workers], prior, _store_done(prior),
+                      after=(generated,)),
+            self._add('convert the target rosbags', ['data', 'rosbag', str(raw_bags),
+                      str(target), '--task', self.target_task, '--size', size, *workers],
+                      target, _store_done(target), after=(generated,)),
+            self._add('convert the videos', ['data', 'video', str(raw_videos), str(video),
+                      '--size', size, '--fps', '5', *workers], video, _store_done(video),
+                      after=(generated,)))
 
         data = {'prior': str(prior), 'target': str(target), 'video': str(video)}
         methods = set(p.methods)
         for seed in p.seeds:
             ckpts: dict[str, Path] = {}
+            index: dict[Path, int] = {}     # run folder -> its step
 
-            def train(method: str, phase: str, run: str, keys: dict,
-                      seed: int = seed) -> Path:
+            def train(method: str, phase: str, run: str, keys: dict, needs: tuple[Path, ...]
+                      = (), seed: int = seed) -> Path:
                 run_dir = L.run(seed, run)
                 keys = _deep_merge({'seed': seed, 'out_dir': str(run_dir),
                                     'data': dict(data)}, keys)
+                if self.torch_threads:
+                    keys['torch_threads'] = self.torch_threads
                 config, steps = self._run_config(seed, run, keys)
                 args = [phase, '--config', str(config)]
-                self._add(f'[seed {seed}] {method}: {phase} ({RUN_CONFIGS[run]}, {steps} '
-                          'steps)', args, run_dir, _checkpoint_done(run_dir, steps),
-                          lambda args=args, run_dir=run_dir: _cli(
-                              args + (['--resume'] if (run_dir / 'checkpoints').exists()
-                                      else [])))
+
+                def launch(args: list[str] = args, run_dir: Path = run_dir) -> list[str]:
+                    return args + (['--resume'] if (run_dir / 'checkpoints').exists() else [])
+
+                index[run_dir] = self._add(
+                    f'[seed {seed}] {method}: {phase} ({RUN_CONFIGS[run]}, {steps} steps)',
+                    args, run_dir, _checkpoint_done(run_dir, steps),
+                    lambda launch=launch: _cli(launch()),
+                    after=stores + tuple(index[n] for n in needs), launch=launch,
+                    log=L.root / 'logs' / f'seed{seed}_{run}.log')
                 return run_dir
 
             pre = {}
@@ -333,21 +461,22 @@ class DemoPipeline:
                     continue
                 encoder = {'init_from': '' if init is None else str(pre[init])}
                 phase2 = train(METHOD_NAMES[method], 'train', f'{method}_train',
-                               {'encoder': encoder})
+                               {'encoder': encoder}, () if init is None else (pre[init],))
                 ckpts[method] = train(METHOD_NAMES[method], 'finetune', f'{method}_finetune',
-                                      {'init_from': str(phase2)})
+                                      {'init_from': str(phase2)}, (phase2,))
             if 'vptr_no_multitask' in methods:
                 ckpts['vptr_no_multitask'] = train(
                     METHOD_NAMES['vptr_no_multitask'], 'finetune',
                     'vptr_no_multitask_finetune',
-                    {'encoder': {'init_from': str(pre['icvf'])}, 'data': {'prior': ''}})
+                    {'encoder': {'init_from': str(pre['icvf'])}, 'data': {'prior': ''}},
+                    (pre['icvf'],))
             if 'bc' in methods:
                 ckpts['bc'] = train('BC', 'finetune', 'bc_finetune',
-                                    {'encoder': {'init_from': str(pre['icvf'])}})
+                                    {'encoder': {'init_from': str(pre['icvf'])}}, (pre['icvf'],))
             for method, run_dir in ckpts.items():
-                self._add_eval(seed, method, run_dir)
+                self._add_eval(seed, method, run_dir, index[run_dir])
 
-    def _add_eval(self, seed: int, method: str, run_dir: Path) -> None:
+    def _add_eval(self, seed: int, method: str, run_dir: Path, trained: int) -> None:
         out = self.layout.eval(seed, method)
 
         def action() -> None:
@@ -362,25 +491,13 @@ class DemoPipeline:
         self._add(f'[seed {seed}] evaluate {method} on {", ".join(self.preset.conditions)}',
                   ['eval-sim', str(run_dir), '--episodes',
                    str(self.preset.eval_episodes)], out,
-                  lambda: (out / 'eval.json').is_file(), action)
+                  lambda: (out / 'eval.json').is_file(), action, after=(trained,))
 
     # ------------------------------------------------------------------ running
 
     def run(self) -> None:
         start = time.time()
-        total = len(self.steps)
-        for i, step in enumerate(self.steps, 1):
-            elapsed = time.time() - start
-            head = f'[{i}/{total} | {elapsed / 60:4.1f} min] {step.title}'
-            if step.done():
-                step.skipped = True
-                print(f'{head}: cached')
-                continue
-            print(f'{head} ...', flush=True)
-            t0 = time.time()
-            step.action()
-            step.seconds = time.time() - t0
-            print(f'    done in {step.seconds:.0f}s', flush=True)
+        run_steps(self.steps, self.jobs)
         self.total_seconds = time.time() - start
         self._collect()
 
@@ -429,7 +546,9 @@ class DemoPipeline:
         plots = self._training_plots()
         timing = ('Written with --report-only from the runs already finished.'
                   if self.total_seconds is None else
-                  f'Total time {self.total_seconds / 60:.1f} min (cached steps not counted).')
+                  f'Total time {self.total_seconds / 60:.1f} min (cached steps not counted'
+                  + (f'; training runs {self.jobs} at a time, {self.torch_threads} torch '
+                     'threads each' if self.jobs > 1 else '') + ').')
         lines = [f'# V-PTR demo report (preset `{self.preset_name}`)', '',
                  f'Target task: `{self.target_task}` ({self.preset.target_demos} demos). '
                  f'Prior tasks: {", ".join(f"`{t}`" for t in self.prior_tasks)}. '
@@ -509,6 +628,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--seeds', default='', help='comma-separated seeds (preset default)')
     parser.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1),
                         help='worker processes for data generation and conversion')
+    parser.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1),
+                        help='training runs side by side, each in its own process with '
+                        'cores/jobs torch threads (1: one run at a time, in this process)')
     parser.add_argument('--fresh', action='store_true',
                         help='delete OUT first instead of reusing cached steps')
     parser.add_argument('--report-only', action='store_true',
@@ -535,7 +657,7 @@ def run(args: argparse.Namespace) -> int:
         import torch
         torch.set_num_threads(int(torch_threads))
     pipeline = DemoPipeline(args.out, args.preset, preset, target, prior_tasks, video_tasks,
-                            args.workers)
+                            args.workers, args.jobs)
     if args.report_only:
         pipeline.total_seconds = None
         pipeline._collect()
