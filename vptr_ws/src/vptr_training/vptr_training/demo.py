@@ -547,8 +547,8 @@ class DemoPipeline:
         timing = ('Written with --report-only from the runs already finished.'
                   if self.total_seconds is None else
                   f'Total time {self.total_seconds / 60:.1f} min (cached steps not counted'
-                  + (f'; training runs {self.jobs} at a time, {self.torch_threads} torch '
-                     'threads each' if self.jobs > 1 else '') + ').')
+                  + (f'; training runs {self.jobs} at a time, torch threads per run: '
+                     f'{self.torch_threads}' if self.jobs > 1 else '') + ').')
         lines = [f'# V-PTR demo report (preset `{self.preset_name}`)', '',
                  f'Target task: `{self.target_task}` ({self.preset.target_demos} demos). '
                  f'Prior tasks: {", ".join(f"`{t}`" for t in self.prior_tasks)}. '
