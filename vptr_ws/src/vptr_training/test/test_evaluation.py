@@ -102,3 +102,20 @@ def test_rollout_videos_and_value_plots_are_written(tmp_path):
     assert frames >= 40                     # one frame per control step of the episode
     plot = tmp_path / result.value_plots[0]
     assert plot.read_bytes()[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_target_task_comes_from_the_checkpoint_not_the_working_directory(tmp_path):
+    """A config's data paths may be relative to where training ran (`make demo` writes
+    demo_out/...): the target task is read from the checkpoint's stats.json instead."""
+    import json
+    from vptr_training.training.checkpoint import MODEL_FILE
+    checkpoint = tmp_path / 'run' / 'checkpoints' / 'step_00000010'
+    checkpoint.mkdir(parents=True)
+    (checkpoint / MODEL_FILE).write_bytes(b'')
+    (checkpoint / 'config.yaml').write_text('data:\n  target: demo_out/data/stores/target\n')
+    (checkpoint / 'stats.json').write_text(json.dumps(
+        {'prior': {'tasks': ['open_drawer', 'close_drawer']},
+         'target': {'tasks': ['put_corn_in_bowl']}}))
+    assert evaluation._target_task_of(checkpoint) == 'put_corn_in_bowl'
+    (checkpoint / 'stats.json').write_text(json.dumps({'prior': {'tasks': ['open_drawer']}}))
+    assert evaluation._target_task_of(checkpoint) == ''   # no target store: --task needed

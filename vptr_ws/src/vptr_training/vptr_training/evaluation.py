@@ -218,12 +218,25 @@ def format_table(rows: dict[str, list[ConditionResult]]) -> str:
 
 
 def _target_task_of(checkpoint: Path) -> str:
-    """The task a fine-tuned checkpoint was fine-tuned on: the one task of its target store."""
+    """The task a fine-tuned checkpoint was fine-tuned on: the one task of its target store.
+
+    Read from the checkpoint's stats.json (the stores it trained on, with their tasks), so
+    it does not depend on where the data lives now or on the working directory (a config's
+    data paths may be relative to the folder training ran in); the store named in
+    config.yaml is the fallback for checkpoints without those stats."""
+    import json
+
     import yaml
 
     from vptr_training.data.store import EpisodeStore
     from vptr_training.training.checkpoint import resolve_checkpoint_dir
-    config = yaml.safe_load((resolve_checkpoint_dir(checkpoint) / 'config.yaml').read_text())
+    folder = resolve_checkpoint_dir(checkpoint)
+    stats_file = folder / 'stats.json'
+    if stats_file.is_file():
+        tasks = (json.loads(stats_file.read_text()).get('target') or {}).get('tasks') or []
+        if tasks:
+            return tasks[0] if len(tasks) == 1 else ''
+    config = yaml.safe_load((folder / 'config.yaml').read_text())
     target = (config.get('data') or {}).get('target') or ''
     if not target or not Path(target).is_dir():
         return ''
