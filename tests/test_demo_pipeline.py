@@ -79,3 +79,31 @@ def test_report_only_rewrites_the_report_from_finished_runs(micro_demo, tmp_path
     empty = _vptr('demo', '--preset', 'micro', '--out', str(tmp_path / 'none'),
                   '--report-only', cwd=REPO)
     assert empty.returncode == 2 and 'no seed has been evaluated' in empty.stderr
+
+
+def test_training_runs_ran_side_by_side_with_their_own_logs(micro_demo):
+    """`vptr demo` runs independent training runs as their own processes (--jobs 2 by
+    default on 2 cores), each writing its output to OUT/logs/."""
+    out, result = micro_demo
+    logs = sorted(p.name for p in (out / 'logs').glob('*.log'))
+    assert 'seed0_vptr_finetune.log' in logs and 'seed0_bc_finetune.log' in logs
+    assert '(output: ' in result.stdout
+
+
+def test_heldout_action_error_tool_scores_the_trained_policies(micro_demo):
+    out, _ = micro_demo
+    runs = out / 'runs' / 'seed0'
+    result = subprocess.run(
+        [sys.executable, str(REPO / 'tools' / 'heldout_action_error.py'),
+         str(out / 'data' / 'stores' / 'target'), str(runs / 'vptr_finetune'),
+         str(runs / 'bc_finetune')], capture_output=True, text=True, timeout=300,
+        env=dict(os.environ, MUJOCO_GL='egl'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line for line in result.stdout.splitlines() if line.startswith(f'| {runs}')]
+    assert len(rows) == 2
+    errors = [float(cell) for cell in rows[0].strip('|').split('|')[1:]]
+    assert len(errors) == 8 and all(0.0 <= e <= 4.0 for e in errors)
+    bad = subprocess.run([sys.executable, str(REPO / 'tools' / 'heldout_action_error.py'),
+                          str(out / 'data' / 'stores' / 'prior'), str(runs / 'bc_finetune')],
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and 'one task' in bad.stderr
