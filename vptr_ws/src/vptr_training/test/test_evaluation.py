@@ -119,3 +119,32 @@ def test_target_task_comes_from_the_checkpoint_not_the_working_directory(tmp_pat
     assert evaluation._target_task_of(checkpoint) == 'put_corn_in_bowl'
     (checkpoint / 'stats.json').write_text(json.dumps({'prior': {'tasks': ['open_drawer']}}))
     assert evaluation._target_task_of(checkpoint) == ''   # no target store: --task needed
+
+
+def test_the_first_successful_rollout_is_filmed_if_episode_0_fails(tmp_path, monkeypatch):
+    """A report shows a typical rollout (episode 0) and, if that one failed, the first
+    episode that succeeded."""
+
+    class SucceedsFromTheSecondEpisode(ExpertPolicy):
+        episodes = 0
+
+        def act(self, image, state, task):
+            return IdlePolicy().act(image, state, task) if self.episodes == 1 else \
+                self.expert(None)
+
+    policy = SucceedsFromTheSecondEpisode()
+    original_reset = sim.WidowXSimEnv.reset
+
+    class CountingEnv(sim.WidowXSimEnv):
+        def reset(self, *args, **kwargs):
+            out = original_reset(self, *args, **kwargs)
+            policy.episodes += 1
+            policy.expert = make_expert(self, seed=0)
+            return out
+
+    monkeypatch.setattr(sim, 'WidowXSimEnv', CountingEnv)
+    [result] = evaluation.evaluate_policy(policy, TASK, 3, out_dir=tmp_path,
+                                          conditions=['seen'], progress=False, label='p')
+    assert result.successes == 2
+    assert result.videos == ['p_seen_ep00.mp4', 'p_seen_ep01_success.mp4']
+    assert all((tmp_path / v).stat().st_size > 0 for v in result.videos)

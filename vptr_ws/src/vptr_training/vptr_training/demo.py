@@ -568,7 +568,8 @@ class DemoPipeline:
             first = self.completed_seeds[0]
             for r in self.results[first][method]:
                 rel = Path('eval') / f'seed{first}' / method
-                items = [f'[video]({rel / v})' for v in r.videos]
+                items = [f'[{"successful rollout" if v.endswith("_success.mp4") else "video"}]'
+                         f'({rel / v})' for v in r.videos]
                 items += [f'![{method} {r.condition}]({rel / v})' for v in r.value_plots]
                 lines.append(f'- {method} / {r.condition}: ' + ' '.join(items))
         if plots:

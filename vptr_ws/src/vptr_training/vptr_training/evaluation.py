@@ -130,7 +130,12 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
                     conditions: Sequence[str] = CONDITIONS, seed: int = 0,
                     videos_per_condition: int = 1, value_plots_per_condition: int = 1,
                     label: str = 'policy', progress: bool = True) -> list[ConditionResult]:
-    """Roll the policy out `episodes` times per condition on the simulated WidowX."""
+    """Roll the policy out `episodes` times per condition on the simulated WidowX.
+
+    With `out_dir`, the first `videos_per_condition` episodes of each condition are saved
+    as videos, and so is the first successful episode when none of those succeeded
+    (`<label>_<condition>_epNN_success.mp4`), so that a report can show what success
+    looks like next to a typical rollout."""
     from vptr_training.sim import WidowXSimEnv
     check_policy_matches_env(policy, task)
     image_size = int(policy.spec['image_size'])
@@ -144,9 +149,14 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
         env = WidowXSimEnv(task=task, image_size=image_size, condition=condition)
         successes, steps, videos, plots = 0, [], [], []
         reached = lifted = 0
+        success_saved = False
         start = time.time()
         for i in range(episodes):
-            record = out_dir is not None and i < videos_per_condition
+            first = i < videos_per_condition
+            # Until a successful episode is on video, every episode is filmed (frames kept
+            # in memory, written only if it succeeds: about 2 ms a step).
+            wanted = first or (videos_per_condition > 0 and not success_saved)
+            record = out_dir is not None and wanted
             want_values = (out_dir is not None and i < value_plots_per_condition
                            and getattr(policy, 'has_critic', True))
             obs, info = env.reset(seed=seed + _EVAL_SEED_BASE + _SEED_STRIDE * k + i)
@@ -171,9 +181,10 @@ def evaluate_policy(policy: Any, task: str, episodes: int, out_dir: Path | None 
             lifted += tracker.lifted
             steps.append(t)
             stem = f'{label}_{condition}_ep{i:02d}'
-            if record:
-                videos.append(f'{stem}.mp4')
+            if record and (first or success):
+                videos.append(f'{stem}.mp4' if first else f'{stem}_success.mp4')
                 _write_video(out_dir / videos[-1], frames, fps)
+                success_saved = success_saved or success
             if want_values:
                 plots.append(f'{stem}_value.png')
                 plot_values(out_dir / plots[-1], values, success, f'{label} / {condition}')
