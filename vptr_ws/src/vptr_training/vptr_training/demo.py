@@ -430,8 +430,9 @@ class DemoPipeline:
             ckpts: dict[str, Path] = {}
             index: dict[Path, int] = {}     # run folder -> its step
 
-            def train(method: str, phase: str, run: str, keys: dict, needs: tuple[Path, ...]
-                      = (), seed: int = seed) -> Path:
+            def train(method: str, phase: str, run: str, keys: dict,
+                      needs: tuple[Path, ...] = (), seed: int = seed) -> Path:
+                """Add one training run (after the stores and the runs in `needs`)."""
                 run_dir = L.run(seed, run)
                 keys = _deep_merge({'seed': seed, 'out_dir': str(run_dir),
                                     'data': dict(data)}, keys)
