@@ -237,17 +237,16 @@ def _target_task_of(checkpoint: Path) -> str:
     config.yaml is the fallback for checkpoints without those stats."""
     import json
 
-    import yaml
-
     from vptr_training.data.store import EpisodeStore
-    from vptr_training.training.checkpoint import resolve_checkpoint_dir
+    from vptr_training.training.checkpoint import (read_checkpoint_config,
+                                                   resolve_checkpoint_dir, STATS_FILE)
     folder = resolve_checkpoint_dir(checkpoint)
-    stats_file = folder / 'stats.json'
+    stats_file = folder / STATS_FILE
     if stats_file.is_file():
         tasks = (json.loads(stats_file.read_text()).get('target') or {}).get('tasks') or []
         if tasks:
             return tasks[0] if len(tasks) == 1 else ''
-    config = yaml.safe_load((folder / 'config.yaml').read_text())
+    config = read_checkpoint_config(folder)
     target = (config.get('data') or {}).get('target') or ''
     if not target or not Path(target).is_dir():
         return ''
